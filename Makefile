@@ -1,0 +1,67 @@
+# aigc-course — the two commands: `make course` (run the whole course) and `make test`.
+# Every target creates the virtual environment when it is missing. VENV may live outside the
+# checkout (CI keeps one in ~/.cache so torch is not reinstalled on every run).
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+PROFILE ?=
+ONLY ?=
+# A classroom / CI mirror beside the checkout is used when AIGC_COURSE_DATA is not set.
+ifeq ($(strip $(AIGC_COURSE_DATA)),)
+ifneq ($(wildcard ../shared/data/MANIFEST.sha256),)
+export AIGC_COURSE_DATA := $(abspath ../shared/data)
+endif
+endif
+
+LOCK_ID := $(shell cat requirements-lock.txt | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.aigc-course-lock-$(LOCK_ID)
+
+.PHONY: install course test lint unit notebooks lab lock doctor clean help
+
+help:
+	@echo "make course   run every notebook (automatic profile) -> build/report.md"
+	@echo "make test     ruff + unit tests + every notebook under nbval (smoke profile)"
+	@echo "make install  create / update the virtual environment ($(VENV))"
+	@echo "make lab      open JupyterLab on notebooks/"
+	@echo "options: VENV=path PROFILE=smoke|fast|full ONLY=03,04"
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-lock.txt
+	@rm -f $(VENV)/.aigc-course-lock-*
+	@touch $@
+
+install: $(STAMP)
+	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v -e '^ *$$' -e 'SetuptoolsDeprecationWarning' -e '!!' || true
+	@$(BIN)/python -c "import aigc_course, torch; print('aigc-course', aigc_course.__version__, '· torch', torch.__version__, '· venv $(VENV)')"
+
+course: install
+	$(BIN)/aigc-course run $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) --out build
+
+lint: install
+	$(BIN)/ruff check aigc_course tests tools notebooks
+	$(BIN)/ruff format --check aigc_course tests tools notebooks
+
+test: install
+	$(BIN)/ruff check aigc_course tests tools notebooks
+	AIGC_COURSE_PROFILE=smoke AIGC_COURSE_STRICT_EXERCISES=1 AIGC_COURSE_BUILD=$(CURDIR)/build/smoke \
+	AIGC_COURSE_CHECKPOINTS=$(CURDIR)/build/smoke/checkpoints \
+	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks --nbval-lax --nbval-current-env -q
+
+unit: install
+	AIGC_COURSE_PROFILE=smoke $(BIN)/python -m pytest -p no:cacheprovider tests -q
+
+lab: install
+	$(BIN)/jupyter lab notebooks/
+
+doctor: install
+	$(BIN)/aigc-course doctor
+
+lock:
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v -i -E '^(aigc|pip==)' > requirements-lock.txt.new
+	@echo "review requirements-lock.txt.new, then move it over requirements-lock.txt"
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,22 @@
+"""aigc-course: the helper package behind the AIGC course notebooks.
+
+Notebooks start with ``import aigc_course as ac`` and ``run = ac.setup("NN_name", PROFILE)``.
+"""
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+try:
+    __version__ = _version("aigc-course")
+except PackageNotFoundError:  # running from a checkout without installing
+    __version__ = "0.1.0+local"
+
+from . import config, datasets, exercises, paths, report, training, viz
+from .config import setup
+from .report import record
+from .viz import show_source
+
+__all__ = [
+    "config", "datasets", "exercises", "paths", "record", "report", "setup", "show_source",
+    "training", "viz", "__version__",
+]

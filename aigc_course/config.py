@@ -1,0 +1,290 @@
+"""Run profiles, devices, seeding and the one table of per-chapter hyper-parameters and targets.
+
+Every number a notebook trains with comes from :data:`CHAPTERS`. A chapter's row gives ``base``
+hyper-parameters shared by all profiles, per-profile overrides, and per-profile quality targets.
+
+Profile resolution (first that is set wins):
+
+1. the papermill parameter ``PROFILE`` passed to :func:`setup`,
+2. the environment variable ``AIGC_COURSE_PROFILE``,
+3. automatic: ``full`` when CUDA is available, else ``fast``.
+
+Device: ``AIGC_COURSE_DEVICE`` if set, else cuda > mps > cpu.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+PROFILES: tuple[str, ...] = ("smoke", "fast", "full")
+PROFILE_HELP: dict[str, str] = {
+    "smoke": "CI and `make test`: well under a minute per notebook, checks the pipeline only",
+    "fast": "default without CUDA (a student's laptop): <= 6 min per notebook, meets the fast targets",
+    "full": "default with CUDA (one GPU, Colab T4): <= 10 min per notebook, meets the full targets",
+}
+DEFAULT_SEED = 1234
+REPO_SLUG = "aigc-course/aigc-course"
+"""GitHub ``owner/name`` the Colab badges and the Colab install cell point at."""
+
+
+class ConfigError(ValueError):
+    """A profile, device or chapter name that does not exist."""
+
+
+class HParams(Mapping[str, Any]):
+    """Read-only hyper-parameters with attribute access: ``hp.epochs`` or ``hp["epochs"]``."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self._values = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(
+                f"no hyper-parameter {name!r}; this chapter has: {', '.join(sorted(self._values))}"
+            ) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"HParams({inner})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+@dataclass(frozen=True)
+class ChapterSpec:
+    """One row of the profile table.
+
+    ``targets[profile]`` maps a metric name to a condition string such as ``">= 0.97"``,
+    ``"< 1e-6"``, ``"== True"`` or ``"< other_metric"`` (compared with another recorded metric).
+    """
+
+    stem: str
+    title: str
+    base: dict[str, Any] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    targets: dict[str, dict[str, str]] = field(default_factory=dict)
+    datasets: tuple[str, ...] = ()
+    minutes: dict[str, float] = field(default_factory=dict)
+
+    def hparams(self, profile: str) -> HParams:
+        check_profile(profile)
+        values = dict(self.base)
+        values.update(self.profiles.get(profile, {}))
+        return HParams(values)
+
+    def targets_for(self, profile: str) -> dict[str, str]:
+        check_profile(profile)
+        return dict(self.targets.get(profile, {}))
+
+
+# --------------------------------------------------------------------------------------------
+# The profile table. One row per notebook; keys are the notebook file stems.
+# --------------------------------------------------------------------------------------------
+CHAPTERS: dict[str, ChapterSpec] = {}
+
+
+def register(spec: ChapterSpec) -> ChapterSpec:
+    """Add a chapter row to :data:`CHAPTERS` (checked: profiles and target syntax)."""
+    for profile in list(spec.profiles) + list(spec.targets):
+        check_profile(profile)
+    for targets in spec.targets.values():
+        for condition in targets.values():
+            parse_condition(condition)  # raises on a malformed target
+    CHAPTERS[spec.stem] = spec
+    return spec
+
+
+# --------------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------------
+_OPS = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+}
+
+
+def parse_condition(condition: str) -> tuple[str, float | bool | str]:
+    """Split ``">= 0.97"`` into ``(">=", 0.97)``; a non-numeric right side names another metric."""
+    text = condition.strip()
+    for op in (">=", "<=", "==", ">", "<"):
+        if text.startswith(op):
+            rhs = text[len(op):].strip()
+            if not rhs:
+                break
+            if rhs in ("True", "False"):
+                return op, rhs == "True"
+            try:
+                return op, float(rhs)
+            except ValueError:
+                if rhs.isidentifier():
+                    return op, rhs
+            break
+    raise ConfigError(
+        f"malformed target {condition!r}: write an operator (>=, <=, ==, >, <) and a number, "
+        "True/False, or another metric's name, e.g. '>= 0.97'"
+    )
+
+
+def missed_targets(metrics: Mapping[str, Any], targets: Mapping[str, str]) -> list[str]:
+    """Names of the targets the metrics miss (a missing or non-numeric metric counts as missed)."""
+    missed = []
+    for name, condition in targets.items():
+        op, rhs = parse_condition(condition)
+        value = metrics.get(name)
+        if isinstance(rhs, str):
+            rhs = metrics.get(rhs)
+        try:
+            ok = value is not None and rhs is not None and bool(_OPS[op](value, rhs))
+        except TypeError:
+            ok = False
+        if not ok:
+            missed.append(name)
+    return missed
+
+
+# --------------------------------------------------------------------------------------------
+# Profile, device, seeding
+# --------------------------------------------------------------------------------------------
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    return profile
+
+
+def resolve_profile(requested: str | None = None) -> str:
+    """Parameter → ``AIGC_COURSE_PROFILE`` → ``full`` with CUDA, else ``fast``."""
+    for candidate in (requested, os.environ.get("AIGC_COURSE_PROFILE")):
+        if candidate:
+            return check_profile(candidate.strip().lower())
+    return "full" if torch.cuda.is_available() else "fast"
+
+
+def resolve_device(requested: str | None = None) -> torch.device:
+    """``requested`` → ``AIGC_COURSE_DEVICE`` → cuda > mps > cpu."""
+    name = requested or os.environ.get("AIGC_COURSE_DEVICE")
+    if name:
+        device = torch.device(name)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r} asked for, but CUDA is not available; unset AIGC_COURSE_DEVICE")
+        if device.type == "mps" and not _mps_available():
+            raise ConfigError(f"device {name!r} asked for, but MPS is not available; unset AIGC_COURSE_DEVICE")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> int:
+    """Seed Python, NumPy and torch (all devices). Returns the seed."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return seed
+
+
+def chapter(stem: str) -> ChapterSpec:
+    try:
+        return CHAPTERS[stem]
+    except KeyError:
+        raise ConfigError(
+            f"no chapter {stem!r} in the profile table; known: {', '.join(sorted(CHAPTERS))}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Run:
+    """What :func:`setup` returns: the chapter's settings for this run."""
+
+    chapter: str
+    profile: str
+    device: torch.device
+    seed: int
+    hp: HParams
+    targets: dict[str, str]
+
+    @property
+    def is_smoke(self) -> bool:
+        return self.profile == "smoke"
+
+
+_CURRENT: Run | None = None
+
+
+def current_run() -> Run | None:
+    """The :class:`Run` of the last :func:`setup` call in this process, if any."""
+    return _CURRENT
+
+
+def setup(
+    stem: str,
+    profile: str | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    device: str | None = None,
+    quiet: bool = False,
+) -> Run:
+    """Resolve profile and device, seed everything, and print what this run uses.
+
+    Call it once at the top of a notebook: ``run = ac.setup("01_neural_networks", PROFILE)``.
+    """
+    global _CURRENT
+    spec = chapter(stem)
+    prof = resolve_profile(profile)
+    dev = resolve_device(device)
+    seed_everything(seed)
+    run = Run(stem, prof, dev, seed, spec.hparams(prof), spec.targets_for(prof))
+    _CURRENT = run
+    if not quiet:
+        import aigc_course
+
+        print(f"aigc-course {aigc_course.__version__} · chapter {stem} · profile {prof} · device {dev}")
+        print(
+            f"python {sys.version.split()[0]} · torch {torch.__version__} · numpy {np.__version__} · seed {seed}"
+        )
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# The profile table: one row per notebook (hyper-parameters per profile and quality targets).
+# --------------------------------------------------------------------------------------------
+register(
+    ChapterSpec(
+        stem="00_welcome",
+        title="Welcome & setup",
+        base={"demo_points": 400},
+        profiles={"smoke": {"demo_points": 100}},
+        targets={},
+        datasets=(),
+        minutes={"smoke": 0.2, "fast": 0.3, "full": 0.3},
+    )
+)

@@ -1,0 +1,134 @@
+"""Exercise checkers that tell a student what went wrong, not just that it did.
+
+Each checker prints ``✅`` or ``❌`` with a helpful message and returns ``True`` / ``False``.
+Known wrong answers (``mistakes``) get their own explanation. Under the course runner and in
+CI (``AIGC_COURSE_STRICT_EXERCISES=1``) a failed check raises :class:`ExerciseFailed`, so a
+broken solution cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class ExerciseFailed(AssertionError):
+    """Raised by a failed check when ``AIGC_COURSE_STRICT_EXERCISES=1``."""
+
+
+def _as_array(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def _close(a: Any, b: Any, atol: float, rtol: float) -> bool:
+    try:
+        a, b = _as_array(a), _as_array(b)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=rtol))
+
+
+def _report(name: str, ok: bool, message: str) -> bool:
+    print(f"{'✅' if ok else '❌'} {name}: {message}")
+    if not ok and os.environ.get("AIGC_COURSE_STRICT_EXERCISES") == "1":
+        raise ExerciseFailed(f"{name}: {message}")
+    return ok
+
+
+def check_value(
+    name: str,
+    answer: Any,
+    expected: Any,
+    *,
+    atol: float = 1e-6,
+    rtol: float = 1e-4,
+    mistakes: Iterable[tuple[Any, str]] = (),
+    hint: str = "",
+) -> bool:
+    """Compare ``answer`` with ``expected`` (numbers, arrays or tensors, elementwise tolerance).
+
+    ``mistakes`` lists ``(wrong_value, explanation)`` pairs for the common wrong answers.
+    """
+    if answer is None or answer is Ellipsis:
+        return _report(name, False, "no answer yet — replace the `...` with your code")
+    if _close(answer, expected, atol, rtol):
+        return _report(name, True, "correct")
+    for wrong, explanation in mistakes:
+        if _close(answer, wrong, atol, rtol):
+            return _report(name, False, explanation)
+    a = _as_array(answer) if not isinstance(answer, str) else answer
+    e = _as_array(expected)
+    if isinstance(a, np.ndarray) and a.shape != e.shape:
+        return _report(name, False, f"shape {a.shape} but expected {e.shape}. {hint}".strip())
+    shown = np.array2string(np.asarray(a), precision=4, threshold=6)
+    return _report(name, False, f"got {shown}, which is not right. {hint}".strip())
+
+
+def check_function(
+    name: str,
+    fn: Callable[..., Any],
+    reference: Callable[..., Any],
+    cases: Sequence[tuple[Any, ...]],
+    *,
+    atol: float = 1e-6,
+    rtol: float = 1e-4,
+    mistakes: Iterable[tuple[Callable[..., Any], str]] = (),
+    hint: str = "",
+) -> bool:
+    """Run ``fn`` and ``reference`` on every argument tuple in ``cases`` and compare the results.
+
+    ``mistakes`` lists ``(wrong_function, explanation)``: a student function that agrees with a
+    known wrong version on every case gets that explanation.
+    """
+    try:
+        results = [fn(*case) for case in cases]
+    except NotImplementedError:
+        return _report(name, False, "not implemented yet — fill in the function body")
+    except Exception as exc:  # the student's code raised: show what and where
+        return _report(name, False, f"raised {type(exc).__name__}: {exc}. {hint}".strip())
+    expected = [reference(*case) for case in cases]
+    if all(_close(r, e, atol, rtol) for r, e in zip(results, expected)):
+        return _report(name, True, f"correct on all {len(cases)} cases")
+    for wrong, explanation in mistakes:
+        try:
+            if all(_close(r, wrong(*case), atol, rtol) for r, case in zip(results, cases)):
+                return _report(name, False, explanation)
+        except Exception:  # a mistake model that cannot run on a case simply does not match
+            continue
+    first = next(i for i, (r, e) in enumerate(zip(results, expected)) if not _close(r, e, atol, rtol))
+    return _report(name, False, f"wrong on case {first} (arguments {cases[first]!r}). {hint}".strip())
+
+
+def check_choice(
+    name: str,
+    answer: Any,
+    expected: Any,
+    *,
+    mistakes: dict[Any, str] | None = None,
+    hint: str = "",
+) -> bool:
+    """Compare a non-numeric answer (a word, a profile name, a bool) with ``expected``.
+
+    Strings are compared without surrounding spaces and case; ``mistakes`` maps common wrong
+    answers to their explanation.
+    """
+    norm = lambda v: v.strip().lower() if isinstance(v, str) else v
+    if answer is None or answer is Ellipsis:
+        return _report(name, False, "no answer yet — replace the `...` with your answer")
+    if norm(answer) == norm(expected):
+        return _report(name, True, "correct")
+    for wrong, explanation in (mistakes or {}).items():
+        if norm(answer) == norm(wrong):
+            return _report(name, False, explanation)
+    return _report(name, False, f"{answer!r} is not right. {hint}".strip())
+
+
+def check_true(name: str, condition: bool, *, success: str = "correct", failure: str) -> bool:
+    """A free-form check: ``condition`` decides, ``failure`` explains what to look at."""
+    return _report(name, bool(condition), success if condition else failure)
