@@ -11,12 +11,13 @@ try:
 except PackageNotFoundError:  # running from a checkout without installing
     __version__ = "0.1.0+local"
 
-from . import config, datasets, exercises, paths, report, training, viz
+from . import config, conventions, course, datasets, doctor, exercises, paths, report, training, viz
 from .config import setup
 from .report import record
 from .viz import show_source
 
 __all__ = [
-    "config", "datasets", "exercises", "paths", "record", "report", "setup", "show_source",
+    "config", "conventions", "course", "datasets", "doctor", "exercises", "paths", "record", "report", "setup",
+    "show_source",
     "training", "viz", "__version__",
 ]

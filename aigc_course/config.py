@@ -281,9 +281,12 @@ register(
     ChapterSpec(
         stem="00_welcome",
         title="Welcome & setup",
-        base={"demo_points": 400},
-        profiles={"smoke": {"demo_points": 100}},
-        targets={},
+        base={"demo_points": 2000, "mle_lr": 0.05, "mle_steps": 600},
+        profiles={"smoke": {"demo_points": 200, "mle_steps": 300}},
+        targets={
+            profile: {"mle_abs_err": "< 1e-3", "heldout_ll_gaussian": "< heldout_ll_true_mixture"}
+            for profile in ("fast", "full")
+        },
         datasets=(),
         minutes={"smoke": 0.2, "fast": 0.3, "full": 0.3},
     )

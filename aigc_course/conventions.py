@@ -53,7 +53,7 @@ if {COLAB_GUARD}:
             check=True,
         )'''
 
-PARAMETERS = 'PROFILE = None  # "smoke", "fast" or "full"; None = AIGC_COURSE_PROFILE, else automatic'
+PARAMETERS = "PROFILE = None  # smoke, fast or full; None means AIGC_COURSE_PROFILE, else automatic"
 
 
 def setup_source(stem: str) -> str:

@@ -1,0 +1,1 @@
+"""Metrics computed on held-out data: one module per domain."""

@@ -1,0 +1,1 @@
+"""Models that more than one chapter uses (each chapter walks through the source with show_source)."""
