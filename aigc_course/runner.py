@@ -143,15 +143,17 @@ def run_course(
     out: str | os.PathLike[str] | None = None,
     timeout: int | None = None,
     progress: bool = True,
+    notebooks: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Run the notebooks and write ``report.json`` / ``report.md``; returns the report.
 
     Schema: ``{"profile", "device", "torch", "started", "notebooks": [{"name", "status",
     "seconds", "metrics", "targets", "missed"}]}`` (a failed entry also has ``"error"``).
+    ``notebooks`` is the folder to run (default: ``notebooks/`` of the checkout).
     """
     prof = config.resolve_profile(profile)
     out_dir = Path(out).resolve() if out else paths.build_dir().resolve()
-    books = discover(only)
+    books = discover(only, Path(notebooks) if notebooks else None)
     report: dict[str, Any] = {
         "profile": prof,
         "device": str(config.resolve_device()),

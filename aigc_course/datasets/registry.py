@@ -5,7 +5,8 @@ Lookup order for a dataset (all its files must be present and match their sha256
 1. read-only mirrors in ``AIGC_COURSE_DATA`` (``os.pathsep``-separated; never written to),
 2. the writable cache (``AIGC_COURSE_CACHE``, default ``data/`` of the checkout),
 3. a download from the canonical URL into the cache with :mod:`pooch`, verified by sha256;
-   a file whose hash does not match is deleted and reported.
+   a file whose hash does not match is deleted and reported. ``AIGC_COURSE_OFFLINE=1`` skips
+   this step (a classroom without internet gets the clear message at once).
 
 Every file's sha256 comes from ``manifest.sha256`` beside this module (the same list as the
 classroom mirror's ``MANIFEST.sha256``), so ``verify`` can name every bad or missing file.
@@ -282,14 +283,15 @@ def locate(name: str, *, download: bool = True) -> Path:
     if not problems:
         return cache
     looked.append(f"cache {cache}: {_summarise(problems)}")
-    if not download:
-        raise DatasetNotFoundError(_not_found_message(spec, looked, "download not attempted"))
+    if not download or os.environ.get("AIGC_COURSE_OFFLINE") == "1":
+        why = "not attempted (AIGC_COURSE_OFFLINE=1)" if download else "not attempted"
+        raise DatasetNotFoundError(_not_found_message(spec, looked, why))
     try:
         _download(spec, cache, sorted(problems))
     except DatasetIntegrityError:
         raise
     except Exception as exc:  # network errors come in many types (urllib, requests, OSError)
-        raise DatasetNotFoundError(_not_found_message(spec, looked, _short(exc))) from None
+        raise DatasetNotFoundError(_not_found_message(spec, looked, "failed, " + _short(exc))) from None
     problems = check_files(spec, cache, include_optional=False)
     if problems:
         raise DatasetIntegrityError(
@@ -324,7 +326,7 @@ def _not_found_message(spec: DatasetSpec, looked: list[str], reason: str) -> str
         f"Dataset {spec.name!r} ({spec.title}) is not available.\n"
         f"  files expected: {shown}\n"
         f"  looked in:\n{where}\n"
-        f"  download from {source} failed: {reason}\n"
+        f"  download from {source}: {reason}\n"
         "  Fix: set AIGC_COURSE_DATA to a folder (a classroom mirror) that holds these files,\n"
         "       or connect to the internet so they can be downloaded into AIGC_COURSE_CACHE\n"
         f"       (now {paths.cache_dir()}); see `aigc-course data list` and `aigc-course data fetch`."

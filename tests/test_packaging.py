@@ -1,0 +1,68 @@
+"""Packaging promises: floors in the metadata, exact pins in the lock, README and layout in step."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import tomllib
+
+from aigc_course.conventions import colab_url
+from aigc_course.paths import notebooks_dir, project_root
+
+ROOT = project_root()
+PINS = {"torch": "2.11.0", "torchvision": "0.26.0", "torchaudio": "2.11.0"}
+
+
+def _lock() -> dict[str, str]:
+    lines = (ROOT / "requirements-lock.txt").read_text().splitlines()
+    return dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
+
+
+def test_metadata_uses_floors_not_pins():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in meta["dependencies"]:
+        assert "==" not in requirement and "<" not in requirement, requirement
+    names = {re.split(r"[<>=!\[ ]", r)[0] for r in meta["dependencies"]}
+    assert {"torch", "torchvision", "torchaudio", "ipywidgets", "matplotlib", "papermill", "pooch"} <= names
+    assert meta["requires-python"] == ">=3.10"
+    assert meta["scripts"]["aigc-course"] == "aigc_course.cli:main"
+    assert {"nbval", "jupyterlab"} <= {re.split(r"[<>=]", r)[0] for r in meta["optional-dependencies"]["dev"]}
+
+
+def test_lock_pins_the_colab_torch_and_everything_else():
+    lock = _lock()
+    for name, version in PINS.items():
+        assert lock[name] == version
+    for name in ("jupyterlab", "ipywidgets", "matplotlib", "nbval", "papermill", "pooch", "ruff", "pytest"):
+        assert name in lock, f"{name} missing from the lock file"
+
+
+def test_environment_yml_has_the_same_versions():
+    text = (ROOT / "environment.yml").read_text()
+    for name, version in PINS.items():
+        assert f"{name}=={version}" in text
+    assert "-r requirements-lock.txt" in text
+
+
+def test_readme_has_the_two_commands_and_a_badge_per_notebook():
+    readme = (ROOT / "README.md").read_text()
+    assert "make course" in readme and "make test" in readme
+    for book in notebooks_dir().glob("*.ipynb"):
+        assert colab_url(book.stem) in readme, f"README lacks the Colab badge of {book.stem}"
+
+
+def test_ci_runs_the_readme_test_command_with_an_outside_venv():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci and "VENV=" in ci and "AIGC_COURSE_DATA" in ci
+
+
+def test_no_dataset_files_are_committed():
+    ignore = (ROOT / ".gitignore").read_text().splitlines()
+    assert "data/*" in ignore and "!data/README.md" in ignore
+    if (ROOT / ".git").exists():
+        tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+        files = tracked.stdout.splitlines()
+        assert [f for f in files if f.startswith("data/")] == ["data/README.md"]
+        data_like = [f for f in files if re.search(r"\.(gz|wav|npz|pt|pth|ckpt|csv|zip)$", f)]
+        assert data_like == []

@@ -1,0 +1,80 @@
+"""report.record and the course runner (papermill over a folder of tiny notebooks)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from aigc_course import config, report, runner
+from aigc_course.conventions import code, md, write_notebook
+
+
+def test_record_writes_json_with_targets_and_missed(isolated, capsys):
+    config.setup("00_welcome", "fast", quiet=True)
+    entry = report.record({"mle_abs_err": np.float32(0.5), "heldout_ll_gaussian": torch.tensor(-2.0),
+                           "heldout_ll_true_mixture": -1.5, "note": "ok", "flag": np.bool_(True)})
+    path = isolated / "build" / "metrics" / "00_welcome.json"
+    saved = json.loads(path.read_text())
+    assert saved == entry
+    assert saved["metrics"]["mle_abs_err"] == 0.5 and saved["metrics"]["flag"] is True
+    assert saved["missed"] == ["mle_abs_err"] and saved["profile"] == "fast"
+    assert "MISSED" in capsys.readouterr().out
+
+
+def test_record_rejects_what_json_cannot_hold(isolated):
+    config.setup("00_welcome", "smoke", quiet=True)
+    with pytest.raises(TypeError, match="scalars"):
+        report.record({"x": torch.ones(3)})
+    with pytest.raises(TypeError, match="numbers"):
+        report.record({"x": object()})
+
+
+def _books(folder):
+    folder.mkdir()
+    params = code("PROFILE = None", tags=["parameters"])
+    write_notebook(folder / "01_good.ipynb", [
+        md("# good"), params,
+        code("import aigc_course as ac\nimport os\nac.record({'score': 0.9, 'profile_seen': PROFILE,"
+             " 'strict': os.environ['AIGC_COURSE_STRICT_EXERCISES']})"),
+    ])
+    write_notebook(folder / "02_broken.ipynb", [md("# broken"), params, code("raise ValueError('boom')")])
+    write_notebook(folder / "03_silent.ipynb", [md("# silent"), params, code("x = 1")])
+
+
+def test_runner_keeps_going_and_reports_every_notebook(isolated, tmp_path):
+    _books(tmp_path / "nbs")
+    out = tmp_path / "out"
+    result = runner.run_course(profile="smoke", out=out, notebooks=tmp_path / "nbs", progress=False)
+    saved = json.loads((out / "report.json").read_text())
+    assert saved == result
+    assert {"profile", "device", "torch", "started", "notebooks"} <= set(saved)
+    assert saved["profile"] == "smoke" and saved["torch"] == torch.__version__
+    by_name = {nb["name"]: nb for nb in saved["notebooks"]}
+    assert list(by_name) == ["01_good", "02_broken", "03_silent"]
+    for nb in saved["notebooks"]:
+        assert {"name", "status", "seconds", "metrics", "targets", "missed"} <= set(nb)
+    good, broken, silent = by_name["01_good"], by_name["02_broken"], by_name["03_silent"]
+    assert good["status"] == "ok" and good["metrics"] == {"score": 0.9, "profile_seen": "smoke", "strict": "1"}
+    assert broken["status"] == "failed" and "ValueError: boom" in broken["error"]
+    assert silent["status"] == "failed" and "recorded no figures" in silent["error"]
+    for stem in by_name:
+        assert (out / "notebooks" / f"{stem}.ipynb").is_file()
+        assert (out / "html" / f"{stem}.html").read_text().lstrip().lower().startswith("<!doctype html")
+    assert "| 02_broken | failed: ValueError: boom |" in (out / "report.md").read_text()
+    assert runner.exit_status(result) == 1
+
+
+def test_exit_status_strict_counts_missed_targets():
+    ok = {"notebooks": [{"status": "ok", "missed": ["acc"]}]}
+    assert runner.exit_status(ok) == 0 and runner.exit_status(ok, strict=True) == 1
+
+
+def test_discover_filters_by_number_or_stem(tmp_path):
+    _books(tmp_path / "nbs")
+    pick = runner.discover(["2", "03_silent"], tmp_path / "nbs")
+    assert [p.stem for p in pick] == ["02_broken", "03_silent"]
+    with pytest.raises(ValueError, match="01_good, 02_broken, 03_silent"):
+        runner.discover(["07"], tmp_path / "nbs")
