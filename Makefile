@@ -34,18 +34,19 @@ $(STAMP):
 	@touch $@
 
 install: $(STAMP)
-	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v -e '^ *$$' -e 'SetuptoolsDeprecationWarning' -e '!!' || true
+	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . > $(VENV)/.aigc-course-install.log 2>&1 \
+		|| { cat $(VENV)/.aigc-course-install.log; exit 1; }
 	@$(BIN)/python -c "import aigc_course, torch; print('aigc-course', aigc_course.__version__, '· torch', torch.__version__, '· venv $(VENV)')"
 
 course: install
 	$(BIN)/aigc-course run $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) --out build
 
 lint: install
-	$(BIN)/ruff check aigc_course tests tools notebooks
-	$(BIN)/ruff format --check aigc_course tests tools notebooks
+	$(BIN)/ruff check aigc_course tests notebooks
+	$(BIN)/ruff format --check aigc_course tests notebooks
 
 test: install
-	$(BIN)/ruff check aigc_course tests tools notebooks
+	$(BIN)/ruff check aigc_course tests notebooks
 	AIGC_COURSE_PROFILE=smoke AIGC_COURSE_STRICT_EXERCISES=1 AIGC_COURSE_BUILD=$(CURDIR)/build/smoke \
 	AIGC_COURSE_CHECKPOINTS=$(CURDIR)/build/smoke/checkpoints \
 	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks --nbval-lax --nbval-current-env -q
