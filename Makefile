@@ -43,7 +43,6 @@ course: install
 
 lint: install
 	$(BIN)/ruff check aigc_course tests notebooks
-	$(BIN)/ruff format --check aigc_course tests notebooks
 
 test: install
 	$(BIN)/ruff check aigc_course tests notebooks

@@ -208,7 +208,7 @@ def write_report(report: dict[str, Any], out: Path) -> None:
             f"{k} = {_fmt(v)}" + (f" (target {nb['targets'][k]})" if k in nb["targets"] else "")
             for k, v in nb["metrics"].items()
         )
-        status = nb["status"] + (f": {nb['error']}" if nb.get("error") else "")
+        status = nb["status"] + (f": {nb['error'].splitlines()[0]}" if nb.get("error") else "")
         lines.append(
             f"| {nb['name']} | {status} | {nb['seconds']:.1f} | {figures or '—'} | "
             f"{', '.join(nb['missed']) or '—'} |"
