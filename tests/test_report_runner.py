@@ -78,3 +78,18 @@ def test_discover_filters_by_number_or_stem(tmp_path):
     assert [p.stem for p in pick] == ["02_broken", "03_silent"]
     with pytest.raises(ValueError, match="01_good, 02_broken, 03_silent"):
         runner.discover(["07"], tmp_path / "nbs")
+
+
+def test_runner_without_data_or_network_reports_the_dataset_message(isolated, tmp_path, monkeypatch):
+    monkeypatch.setenv("AIGC_COURSE_OFFLINE", "1")
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_notebook(folder / "04_needs_mnist.ipynb", [
+        md("# needs data"), code("PROFILE = None", tags=["parameters"]),
+        code("import aigc_course as ac\nimages, labels = ac.datasets.load_mnist('train')"),
+    ])
+    result = runner.run_course(profile="smoke", out=tmp_path / "out", notebooks=folder, progress=False)
+    entry = result["notebooks"][0]
+    assert entry["status"] == "failed"
+    assert entry["error"].startswith("DatasetNotFoundError: Dataset 'mnist'")
+    assert "AIGC_COURSE_DATA" in entry["error"] and "train-images-idx3-ubyte.gz" in entry["error"]
