@@ -11,13 +11,27 @@ try:
 except PackageNotFoundError:  # running from a checkout without installing
     __version__ = "0.1.0+local"
 
-from . import config, conventions, course, datasets, doctor, exercises, paths, report, training, viz
+from . import (
+    config,
+    conventions,
+    course,
+    datasets,
+    doctor,
+    exercises,
+    metrics,
+    models,
+    paths,
+    report,
+    training,
+    viz,
+    viz_classify,
+    widgets,
+)
 from .config import setup
 from .report import record
 from .viz import show_source
 
 __all__ = [
-    "config", "conventions", "course", "datasets", "doctor", "exercises", "paths", "record", "report", "setup",
-    "show_source",
-    "training", "viz", "__version__",
+    "config", "conventions", "course", "datasets", "doctor", "exercises", "metrics", "models", "paths", "record",
+    "report", "setup", "show_source", "training", "viz", "viz_classify", "widgets", "__version__",
 ]

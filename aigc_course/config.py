@@ -103,6 +103,19 @@ class ChapterSpec:
 CHAPTERS: dict[str, ChapterSpec] = {}
 
 
+COMPONENTS: dict[str, ChapterSpec] = {}
+"""Rows for models that several chapters share (e.g. the MNIST classifier that judges generated
+digits in chapters 04–06). Same shape as a chapter row; ``stem`` is the component's name."""
+
+
+def component(name: str, profile: str) -> HParams:
+    """Hyper-parameters of shared component ``name`` for ``profile``."""
+    try:
+        return COMPONENTS[name].hparams(profile)
+    except KeyError:
+        raise ConfigError(f"no component {name!r}; known: {', '.join(sorted(COMPONENTS))}") from None
+
+
 def register(spec: ChapterSpec) -> ChapterSpec:
     """Add a chapter row to :data:`CHAPTERS` (checked: profiles and target syntax)."""
     for profile in list(spec.profiles) + list(spec.targets):
@@ -262,6 +275,8 @@ def setup(
     prof = resolve_profile(profile)
     dev = resolve_device(device)
     seed_everything(seed)
+    if "torch_threads" in spec.base or any("torch_threads" in p for p in spec.profiles.values()):
+        torch.set_num_threads(int(spec.hparams(prof)["torch_threads"]))  # tiny models: fewer threads, less overhead
     run = Run(stem, prof, dev, seed, spec.hparams(prof), spec.targets_for(prof))
     _CURRENT = run
     if not quiet:
@@ -270,8 +285,19 @@ def setup(
         print(f"aigc-course {aigc_course.__version__} · chapter {stem} · profile {prof} · device {dev}")
         print(
             f"python {sys.version.split()[0]} · torch {torch.__version__} · numpy {np.__version__} · seed {seed}"
+            f" · CPU threads {torch.get_num_threads()}"
         )
     return run
+
+
+COMPONENTS["mnist_classifier"] = ChapterSpec(
+    stem="mnist_classifier",
+    title="MNIST classifier used as the feature extractor of the image metrics (chapters 04-06)",
+    base={"channels": 16, "features": 128, "epochs": 3, "batch_size": 128, "lr": 3e-3, "train_limit": None,
+          "eval_samples": 2000, "k": 3},
+    profiles={"smoke": {"epochs": 1, "train_limit": 4000, "eval_samples": 300},
+              "full": {"epochs": 6, "eval_samples": 10000}},
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,5 +315,113 @@ register(
         },
         datasets=(),
         minutes={"smoke": 0.2, "fast": 0.3, "full": 0.3},
+    )
+)
+
+
+register(
+    ChapterSpec(
+        stem="01_neural_networks",
+        title="Neural networks from scratch",
+        base={
+            "torch_threads": 1,  # tiny tensors: one CPU thread is fastest and immune to a busy machine
+            "hidden": 32, "n_train": 1000, "n_test": 1000, "moons_noise": 0.15, "circles_noise": 0.08,
+            "circles_factor": 0.5, "test_seed_offset": 1000,
+            "check_n": 8, "check_d": 3, "check_m": 5, "check_k": 4, "fd_eps": 1e-6,
+            "manual_lr": 0.5, "manual_steps": 300,
+            "batch_size": 64, "race_steps": 600, "lr_sgd": 0.1, "lr_momentum": 0.1, "momentum": 0.9,
+            "lr_adam": 0.01, "fit_steps": 1500, "fit_lr": 0.01, "grid_resolution": 200,
+        },
+        profiles={
+            "smoke": {"n_train": 200, "n_test": 200, "manual_steps": 20, "race_steps": 30, "fit_steps": 40,
+                      "grid_resolution": 60},
+            "full": {"race_steps": 1500, "fit_steps": 3000},
+        },
+        targets={
+            profile: {
+                "manual_vs_autograd_max_rel_err": "< 1e-6",
+                "finite_diff_max_rel_err": "< 1e-6",
+                "optimizer_rules_max_err": "< 1e-6",
+                "moons_test_accuracy": ">= 0.97",
+                "circles_test_accuracy": ">= 0.95",
+                "moons_linear_test_accuracy": "< moons_test_accuracy",
+            }
+            for profile in ("fast", "full")
+        },
+        datasets=(),
+        minutes={"smoke": 0.2, "fast": 0.5, "full": 0.5},
+    )
+)
+
+register(
+    ChapterSpec(
+        stem="02_losses",
+        title="Losses: cross-entropy, MSE and likelihood",
+        base={
+            "torch_threads": 1,  # tiny tensors: one CPU thread is fastest and immune to a busy machine
+            "check_n": 64, "check_k": 5, "check_d": 3, "logit_scale": 3.0, "big_logit": 1000.0,
+            "logit_range": 10.0, "smoothing": 0.1, "smoothing_steps": 2000, "smoothing_lr": 1.0,
+            "blob_n": 500, "blob_shift": 2.0, "test_seed_offset": 1000, "wrong_logit": 10.0,
+            "recovery_steps": 200, "recovery_lr": 0.5,
+        },
+        profiles={
+            "smoke": {"smoothing_steps": 100, "blob_n": 100, "recovery_steps": 20},
+        },
+        targets={
+            profile: {
+                "softmax_ce_grad_max_err": "< 1e-9",
+                "mse_equals_gaussian_nll_gap": "< 1e-9",
+                "bce_equals_bernoulli_nll_err": "< 1e-9",
+                "logsumexp_naive_overflows": "== True",
+                "stable_ce_max_err": "< 1e-9",
+                "label_smoothing_max_err": "< 1e-9",
+                "smoothing_gap_err": "< 1e-6",
+                "bce_recovery_test_accuracy": "> mse_recovery_test_accuracy",
+            }
+            for profile in ("fast", "full")
+        },
+        datasets=(),
+        minutes={"smoke": 0.2, "fast": 0.3, "full": 0.3},
+    )
+)
+
+register(
+    ChapterSpec(
+        stem="03_gan_theory",
+        title="GAN theory",
+        base={
+            "torch_threads": 1,  # tiny MLPs: one CPU thread is faster than several
+            "grid_lim": 8.0, "grid_points": 4001,  # 1-D integration grid [-lim, lim]
+            "pg_mean": 0.5, "pg_std": 1.5,  # the p_g of the numeric checks
+            "dstar_lr": 0.1, "dstar_steps": 1000, "mass_floor": 1e-3,
+            "batch": 256, "lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "cosine_lr": True, "data_pool": 20000,
+            "snapshot_fracs": (0.0, 0.05, 0.2, 1.0),
+            "gan1d_latent": 1, "gan1d_hidden": 32, "gan1d_depth": 2, "gan1d_steps": 1500, "sat_demo_steps": 300,
+            "ring_std": 0.05, "ring_latent": 2, "ring_hidden": 64, "ring_depth": 3, "ring_steps": 4000,
+            "r1_gamma": 0.1,
+            "eval_samples": 2000, "n_sigma": 3.0, "min_share": 0.25,
+            "collapse_steps": 1000, "collapse_g_steps": 5,
+            "linear_steps": 1500, "broken_steps": 300, "zero_grad_steps": 200, "zero_grad_lr": 0.1,
+        },
+        profiles={
+            "smoke": {"grid_points": 1001, "dstar_steps": 200, "gan1d_steps": 60, "sat_demo_steps": 30,
+                      "ring_steps": 150, "collapse_steps": 40, "linear_steps": 60, "broken_steps": 30,
+                      "zero_grad_steps": 30, "eval_samples": 400},
+            "full": {"gan1d_steps": 3000, "ring_steps": 8000, "collapse_steps": 2000, "linear_steps": 3000},
+        },
+        targets={
+            profile: {
+                "jsd_identity_abs_err": "< 1e-3",
+                "optimal_d_max_err": "< 1e-2",
+                "ns_over_sat_grad_ratio": "> 10",
+                "ring_modes_covered": ">= 7",
+                "ring_high_quality_frac": ">= 0.7",
+                "linear_generator_modes_covered": "< ring_modes_covered",
+                "collapsed_run_modes_covered": "< ring_modes_covered",
+            }
+            for profile in ("fast", "full")
+        },
+        datasets=(),
+        minutes={"smoke": 0.5, "fast": 1.5, "full": 1.5},
     )
 )

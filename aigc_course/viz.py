@@ -2,7 +2,8 @@
 
 Each plotting function draws one figure. With ``show=True`` (the default) it is displayed and
 ``None`` is returned, so a notebook cell never shows the same picture twice; with ``show=False``
-the :class:`~matplotlib.figure.Figure` is returned for further drawing or saving.
+the :class:`~matplotlib.figure.Figure` is returned for further drawing or saving. Given ``ax=``,
+a function draws into that panel of the caller's figure and leaves layout and display to the caller.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import torch
 from matplotlib.figure import Figure
 
 
-def _finish(fig: Figure, show: bool) -> Figure | None:
+def _finish(fig: Figure, show: bool, ax: plt.Axes | None = None) -> Figure | None:
+    """Lay out and show a figure this module created; one drawn into the caller's ``ax`` is left to the
+    caller (no layout change, not shown) and returned."""
+    if ax is not None:
+        return fig
     fig.tight_layout()
     if show:
         plt.show()
@@ -89,6 +94,7 @@ def curves(
 ) -> Figure | None:
     """Line plot of named series (e.g. a training history ``{"train": [...], "val": [...]}``)."""
     fig = ax.figure if ax is not None else plt.figure(figsize=(6, 3.5))
+    caller_ax = ax
     ax = ax or fig.add_subplot()
     for name, values in series.items():
         ax.plot(np.arange(1, len(values) + 1), list(values), label=name)
@@ -101,7 +107,7 @@ def curves(
     if len(series) > 1:
         ax.legend()
     ax.grid(alpha=0.3)
-    return _finish(fig, show)
+    return _finish(fig, show, caller_ax)
 
 
 def density_2d(
@@ -119,6 +125,7 @@ def density_2d(
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError(f"points must be (N, 2); got {tuple(p.shape)}")
     fig = ax.figure if ax is not None else plt.figure(figsize=(4, 4))
+    caller_ax = ax
     ax = ax or fig.add_subplot()
     lim = lim or float(np.abs(p).max()) * 1.1
     ax.hist2d(p[:, 0], p[:, 1], bins=bins, range=[[-lim, lim], [-lim, lim]], cmap="magma")
@@ -128,7 +135,7 @@ def density_2d(
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    return _finish(fig, show)
+    return _finish(fig, show, caller_ax)
 
 
 def spectrogram(
@@ -149,6 +156,7 @@ def spectrogram(
     if db:
         s = 10 * np.log10(np.maximum(s, 1e-10))
     fig = ax.figure if ax is not None else plt.figure(figsize=(7, 3))
+    caller_ax = ax
     ax = ax or fig.add_subplot()
     extent = None
     xlabel = "frame"
@@ -161,7 +169,7 @@ def spectrogram(
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    return _finish(fig, show)
+    return _finish(fig, show, caller_ax)
 
 
 def attention_map(
@@ -178,6 +186,7 @@ def attention_map(
     if w.ndim != 2:
         raise ValueError(f"weights must be (n_queries, n_keys); got {tuple(w.shape)}")
     fig = ax.figure if ax is not None else plt.figure(figsize=(1 + 0.35 * w.shape[1], 1 + 0.35 * w.shape[0]))
+    caller_ax = ax
     ax = ax or fig.add_subplot()
     im = ax.imshow(w, cmap="viridis", vmin=0, vmax=max(float(w.max()), 1e-9))
     if keys is not None:
@@ -189,7 +198,7 @@ def attention_map(
     fig.colorbar(im, ax=ax)
     if title:
         ax.set_title(title)
-    return _finish(fig, show)
+    return _finish(fig, show, caller_ax)
 
 
 def show_source(obj: object):

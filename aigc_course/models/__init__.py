@@ -1,1 +1,5 @@
 """Models that more than one chapter uses (each chapter walks through the source with show_source)."""
+
+from . import gan
+
+__all__ = ["gan"]

@@ -1,0 +1,132 @@
+"""Interactive demos for the notebooks (ipywidgets 7.7 and 8 alike).
+
+Each demo is an ``update`` function that draws one picture and *returns its numbers*, plus a
+builder that wires sliders to it with ``ipywidgets.interactive``. Without a frontend (papermill,
+nbval, a plain script) the sliders do nothing visible, so notebooks also call ``update`` once
+directly — and tests call it to check the numbers.
+
+Chapter 03: :func:`pg_slider` moves the generator's density ``p_g`` (a Gaussian) against a fixed
+two-bump ``p_data`` and shows the optimal discriminator ``D*``, the value ``V(D*, G)`` and the
+Jensen–Shannon divergence, which satisfy ``V(D*, G) = -log 4 + 2 JSD(p_data || p_g)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# The fixed data density of the p_g demo: an equal mixture of two Gaussians.
+PG_DATA_MEANS: tuple[float, ...] = (-2.0, 2.0)
+PG_DATA_STD: float = 0.5
+PG_GRID: tuple[float, float, int] = (-8.0, 8.0, 4001)
+"""(lo, hi, points) of the integration grid of the demo."""
+
+
+def gaussian_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """Density of N(mean, std²) at ``x`` (any shape, float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (math.sqrt(2 * math.pi) * std)
+
+
+def mixture_pdf(x: np.ndarray, means: tuple[float, ...] = PG_DATA_MEANS, std: float = PG_DATA_STD) -> np.ndarray:
+    """Density of an equal mixture of N(m, std²) over ``means`` at ``x``."""
+    return sum(gaussian_pdf(x, m, std) for m in means) / len(means)
+
+
+def integrate(y: np.ndarray, x: np.ndarray) -> float:
+    """Trapezoidal rule ``∫ y dx`` on the grid ``x`` ``(n,)`` (``y`` ``(n,)``)."""
+    y, x = np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))
+
+
+def _xlogy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a · log b`` with the convention ``0 · log 0 = 0``."""
+    out = np.zeros_like(a, dtype=np.float64)
+    mask = a > 0
+    out[mask] = a[mask] * np.log(b[mask])
+    return out
+
+
+def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
+    """``D*(x) = p_data / (p_data + p_g)`` pointwise (0.5 where both densities vanish)."""
+    total = p_data + p_g
+    return np.where(total > 0, p_data / np.where(total > 0, total, 1.0), 0.5)
+
+
+def value_function(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
+    """``V(D, G) = ∫ p_data log D + p_g log(1 - D) dx`` for a discriminator given on the grid ``x``."""
+    return integrate(_xlogy(p_data, d) + _xlogy(p_g, 1.0 - d), x)
+
+
+def value_at_optimum(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
+    """``V(D*, G)`` computed as ``∫ p_data log(p_data / (p_data + p_g)) + p_g log(p_g / (p_data + p_g)) dx``.
+
+    The same number as ``value_function(optimal_discriminator(p_data, p_g), ...)``, but written with
+    the ratios so that ``1 - D*`` never rounds to zero where ``p_g`` is tiny but positive.
+    """
+    total = p_data + p_g
+    return integrate(_xlogy(p_data, p_data) + _xlogy(p_g, p_g) - _xlogy(total, total), x)
+
+
+def jsd(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
+    """Jensen–Shannon divergence (nats, in [0, log 2]) of densities ``p``, ``q`` on the grid ``x``."""
+    m = 0.5 * (p + q)
+    kl_pm = integrate(_xlogy(p, p) - _xlogy(p, m), x)
+    kl_qm = integrate(_xlogy(q, q) - _xlogy(q, m), x)
+    return 0.5 * (kl_pm + kl_qm)
+
+
+def pg_update(mu_g: float = 0.0, sigma_g: float = 1.0, *, show: bool = True) -> dict[str, float]:
+    """Draw ``p_data``, ``p_g = N(mu_g, sigma_g²)`` and ``D*``; return ``{"value", "jsd", "identity_gap"}``.
+
+    ``value`` is V(D*, G), ``jsd`` is JSD(p_data || p_g), and ``identity_gap`` is
+    ``value - (-log 4 + 2 jsd)`` (zero up to integration error). With ``show=False`` nothing is drawn.
+    """
+    if sigma_g <= 0:
+        raise ValueError(f"sigma_g must be positive; got {sigma_g}")
+    x = np.linspace(*PG_GRID)
+    p_data = mixture_pdf(x)
+    p_g = gaussian_pdf(x, mu_g, sigma_g)
+    d_star = optimal_discriminator(p_data, p_g)
+    value = value_at_optimum(p_data, p_g, x)
+    div = jsd(p_data, p_g, x)
+    result = {"value": value, "jsd": div, "identity_gap": value - (-math.log(4) + 2 * div)}
+    if show:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        ax.plot(x, p_data, label="$p_{data}$")
+        ax.plot(x, p_g, label="$p_g$")
+        ax.plot(x, d_star, "k--", label="$D^*(x)$")
+        ax.axhline(0.5, color="gray", lw=0.5)
+        ax.set_xlim(-6, 6)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("x")
+        ax.set_title(f"V(D*, G) = {value:.4f}   JSD = {div:.4f}   (-log 4 + 2 JSD = {-math.log(4) + 2 * div:.4f})",
+                     fontsize=9)
+        ax.legend(loc="upper right", fontsize=8)
+        fig.tight_layout()
+        plt.show()
+    return result
+
+
+def pg_slider(mu_g: float = 0.0, sigma_g: float = 1.0):
+    """Sliders for ``p_g``'s mean and standard deviation, redrawing :func:`pg_update` on release.
+
+    Returns an ``ipywidgets.interactive`` (display it, or let Jupyter show it as a cell's value).
+    Uses only ``interactive``, ``FloatSlider`` and ``Output`` (the latter inside ``interactive``),
+    which behave the same in ipywidgets 7.7 and 8.
+    """
+    import ipywidgets as w
+
+    def draw(mu_g: float, sigma_g: float) -> None:
+        pg_update(mu_g, sigma_g, show=True)
+
+    return w.interactive(
+        draw,
+        mu_g=w.FloatSlider(value=mu_g, min=-5.0, max=5.0, step=0.1, description="mean of p_g",
+                           continuous_update=False, style={"description_width": "initial"}),
+        sigma_g=w.FloatSlider(value=sigma_g, min=0.2, max=3.0, step=0.05, description="std of p_g",
+                              continuous_update=False, style={"description_width": "initial"}),
+    )
