@@ -124,7 +124,11 @@ def train_classifier(profile: str | None = None, *, device: torch.device | None 
             session.save(epoch, opt)
         return {}
 
-    trained = training.load_or_train("mnist_classifier", cfg, lambda c: MNISTClassifier(**arch), train,
+    def build(_: Any) -> MNISTClassifier:
+        torch.manual_seed(0)  # the judge is the same network on every machine and in every run
+        return MNISTClassifier(**arch)
+
+    trained = training.load_or_train("mnist_classifier", cfg, build, train,
                                      retrain=retrain, device=device)
     model = trained.model.eval()
     images, labels = load_mnist("test")
