@@ -425,3 +425,92 @@ register(
         minutes={"smoke": 0.5, "fast": 1.5, "full": 1.5},
     )
 )
+
+register(
+    ChapterSpec(
+        stem="06_diffusion",
+        title="Diffusion and flow matching",
+        base={
+            "schedule": "cosine", "T": 400, "check_images": 256,
+            "channels": (16, 32, 64), "blocks": 1, "emb_dim": 128, "num_classes": 10,
+            "batch_size": 128, "lr": 2e-3, "warmup": 50, "train_steps": 700, "ckpt_every": 50,
+            "p_uncond": 0.1, "ema_decay": 0.995, "train_limit": None,
+            "ddim_steps": 10, "ddim_eta": 1.0, "guidance": 3.0, "sample_batch": 500, "n_save": 2000,
+            "ancestral_images": 10, "demo_steps": (5, 10, 20), "demo_guidance": (0.0, 1.0, 3.0),
+        },
+        profiles={
+            "smoke": {"T": 50, "check_images": 16, "channels": (8, 16, 16), "emb_dim": 32, "batch_size": 16,
+                      "train_steps": 10, "ckpt_every": 5, "warmup": 5, "train_limit": 2000, "ddim_steps": 3,
+                      "n_save": 1000, "ancestral_images": 4, "demo_steps": (2, 3),
+                      "demo_guidance": (0.0, 3.0)},
+            "full": {"T": 1000, "channels": (64, 128, 128), "blocks": 2, "train_steps": 12000, "ckpt_every": 1000,
+                     "lr": 1e-3, "ema_decay": 0.999, "ddim_steps": 50, "guidance": 2.0, "n_save": 10000},
+        },
+        targets={
+            "fast": {"forward_closed_form_max_err": "< 0.02", "diffusion_cond_accuracy": ">= 0.85"},
+            "full": {"forward_closed_form_max_err": "< 0.02", "diffusion_cond_accuracy": ">= 0.97"},
+        },
+        datasets=("mnist",),
+        minutes={"smoke": 0.3, "fast": 5, "full": 10},
+    )
+)
+
+register(
+    ChapterSpec(
+        stem="04_image_gans",
+        title="GANs on images",
+        base={
+            "latent_dim": 64, "batch": 128, "lr_g": 1e-3, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
+            "train_limit": None, "mlp_hidden": 256, "mlp_depth": 2, "mlp_steps": 1500, "broken_steps": 100,
+            "channels": 32, "embed_dim": 16, "dcgan_steps": 1500, "cgan_steps": 1500,
+            "chunk_steps": 100, "snapshot_fracs": (0.0, 0.1, 0.3, 1.0), "smooth": 25, "grid_n": 32,
+            "interp_rows": 4, "interp_steps": 10, "style_cols": 8, "widget_samples": 8, "save_samples": 2000,
+        },
+        profiles={
+            "smoke": {"train_limit": 2000, "mlp_steps": 20, "broken_steps": 5, "channels": 8, "dcgan_steps": 20,
+                      "cgan_steps": 20, "chunk_steps": 10, "smooth": 5, "save_samples": 1000},
+            "full": {"channels": 64, "mlp_steps": 8000, "dcgan_steps": 8000, "cgan_steps": 8000, "chunk_steps": 500,
+                     "smooth": 100},
+        },
+        targets={
+            "fast": {"mnist_classifier_test_acc": ">= 0.99", "dcgan_fid": "< mlp_gan_fid", "cgan_accuracy": ">= 0.90"},
+            "full": {"mnist_classifier_test_acc": ">= 0.99", "dcgan_fid": "< mlp_gan_fid", "cgan_accuracy": ">= 0.97"},
+        },
+        datasets=("mnist",),
+        minutes={"smoke": 0.6, "fast": 5.0, "full": 8.0},
+    )
+)
+
+register(
+    ChapterSpec(
+        stem="05_vae",
+        title="Variational autoencoders",
+        base={
+            "kl_dim": 4, "kl_mc_samples": 2_000_000, "grad_var_dims": (1, 2, 4, 8, 16, 32, 64),
+            "grad_var_samples": 20_000, "grad_var_shift": 1.0,
+            "latent_dim": 16, "channels": 16, "hidden": 256, "batch_size": 64, "lr": 2e-3, "warmup_frac": 0.05,
+            "epochs": 10, "train_limit": None, "test_limit": None,
+            "latent2_epochs": 2, "manifold_n": 20, "interp_steps": 10,
+            "betas": (0.25, 0.5, 1.0, 2.0, 4.0), "beta_epochs": 1, "beta_train_limit": 20_000, "beta_lr": 1e-3,
+            "beta_samples": 8,
+            "iwae_k": 50, "iwae_images": 500, "save_samples": 2000,
+        },
+        profiles={
+            "smoke": {"kl_mc_samples": 50_000, "grad_var_samples": 2000, "grad_var_dims": (1, 4, 16),
+                      "epochs": 1, "train_limit": 2000, "test_limit": 500, "latent2_epochs": 1, "manifold_n": 8,
+                      "betas": (0.5, 2.0), "beta_train_limit": 1000, "iwae_k": 5, "iwae_images": 100,
+                      "save_samples": 1000},
+            "full": {"channels": 32, "hidden": 512, "latent_dim": 32, "lr": 1e-3, "batch_size": 128, "epochs": 40,
+                     "latent2_epochs": 20, "beta_epochs": 5, "beta_train_limit": None, "iwae_k": 500,
+                     "iwae_images": 10_000, "save_samples": 10_000},
+        },
+        targets={
+            "fast": {"vae_test_nelbo_nats": "<= 100", "kl_closed_form_mc_abs_err": "< 0.01",
+                     "reparam_vs_score_variance_ratio": "> 10"},
+            "full": {"vae_test_nelbo_nats": "<= 90", "kl_closed_form_mc_abs_err": "< 0.01",
+                     "reparam_vs_score_variance_ratio": "> 10"},
+        },
+        datasets=("mnist",),
+        minutes={"smoke": 0.6, "fast": 5.0, "full": 8.0},
+    )
+)

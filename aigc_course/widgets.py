@@ -130,3 +130,62 @@ def pg_slider(mu_g: float = 0.0, sigma_g: float = 1.0):
         sigma_g=w.FloatSlider(value=sigma_g, min=0.2, max=3.0, step=0.05, description="std of p_g",
                               continuous_update=False, style={"description_width": "initial"}),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 05: sliders over a VAE's latent code
+# --------------------------------------------------------------------------------------------
+def vae_latent_update(model, z, *, show: bool = True, title: str | None = None):
+    """Decode one latent vector ``z`` (``latent_dim`` numbers) with a VAE and draw the digit.
+
+    ``model`` has ``decode(z (1, D)) → logits (1, 1, 28, 28)`` (e.g. :class:`~aigc_course.models.vae.ConvVAE`).
+    Returns the pixel probabilities as a float tensor ``(28, 28)`` in [0, 1]; with ``show=False`` nothing is drawn.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, -1).to(device)
+    if z.shape[1] != model.latent_dim:
+        raise ValueError(f"z has {z.shape[1]} numbers but the model's latent_dim is {model.latent_dim}")
+    model.eval()
+    with torch.no_grad():
+        image = torch.sigmoid(model.decode(z))[0, 0].cpu()
+    if show:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(2.6, 2.8))
+        ax.imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.axis("off")
+        shown = ", ".join(f"{v:+.2f}" for v in z[0, :4].tolist()) + (", …" if z.shape[1] > 4 else "")
+        ax.set_title(title or f"z = ({shown})", fontsize=8)
+        fig.tight_layout()
+        plt.show()
+    return image
+
+
+def vae_latent_sliders(model, base_z=None, dims=None, *, lim: float = 3.0):
+    """Sliders over latent dimensions ``dims`` of ``model``; the others stay at ``base_z`` (default 0).
+
+    ``dims`` defaults to the first ``min(latent_dim, 4)`` dimensions. Returns an ``ipywidgets.interactive``
+    that redraws :func:`vae_latent_update` on release (``interactive`` + ``FloatSlider`` only: the same in
+    ipywidgets 7.7 and 8).
+    """
+    import ipywidgets as w
+
+    base = np.zeros(model.latent_dim, dtype=np.float32) if base_z is None else np.asarray(base_z, np.float32).copy()
+    if base.shape != (model.latent_dim,):
+        raise ValueError(f"base_z must have shape ({model.latent_dim},); got {base.shape}")
+    dims = list(range(min(model.latent_dim, 4))) if dims is None else list(dims)
+
+    def draw(**values: float) -> None:
+        z = base.copy()
+        for d in dims:
+            z[d] = values[f"z{d}"]
+        vae_latent_update(model, z, show=True)
+
+    sliders = {
+        f"z{d}": w.FloatSlider(value=float(base[d]), min=-lim, max=lim, step=0.05, description=f"z[{d}]",
+                               continuous_update=False)
+        for d in dims
+    }
+    return w.interactive(draw, **sliders)

@@ -1,5 +1,5 @@
 """Models that more than one chapter uses (each chapter walks through the source with show_source)."""
 
-from . import gan
+from . import diffusion, gan, vae
 
-__all__ = ["gan"]
+__all__ = ["diffusion", "gan", "vae"]

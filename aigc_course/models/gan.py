@@ -120,3 +120,150 @@ def affine_equivalent(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
             A = layer.weight @ A
             b = layer.weight @ b + (layer.bias if layer.bias is not None else 0.0)
     return A, b
+
+
+# --------------------------------------------------------------------------------------------
+# Image GANs for 28×28 MNIST digits (chapter 04)
+# --------------------------------------------------------------------------------------------
+# Images are (N, 1, 28, 28) in [-1, 1]: generators end in tanh, discriminators return logits (N, 1).
+# Every image model takes ``labels`` (N,) int64 as an optional second argument so one training step
+# serves all of them; an unconditional model refuses labels, a conditional one requires them.
+IMAGE_SHAPE = (1, 28, 28)
+
+
+def _check_labels(labels: torch.Tensor | None, num_classes: int, n: int) -> None:
+    if num_classes == 0 and labels is not None:
+        raise ValueError("this model is unconditional: call it without labels")
+    if num_classes > 0:
+        if labels is None:
+            raise ValueError(f"this model is conditional on {num_classes} classes: pass labels (N,)")
+        if labels.shape != (n,):
+            raise ValueError(f"labels must have shape ({n},); got {tuple(labels.shape)}")
+
+
+class _ImageGenerator(nn.Module):
+    latent_dim: int
+    num_classes: int
+
+    def sample(self, n: int, labels: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
+               batch: int = 500) -> torch.Tensor:
+        """``n`` images ``(n, 1, 28, 28)`` in [-1, 1] from fresh noise, in eval mode, without gradients.
+
+        Conditional models take ``labels`` ``(n,)``; ``generator`` makes the draw reproducible.
+        """
+        device = next(self.parameters()).device
+        z = sample_latent(n, self.latent_dim, generator=generator)
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            out = torch.cat([
+                self(z[i: i + batch].to(device), None if labels is None else labels[i: i + batch].to(device)).cpu()
+                for i in range(0, n, batch)
+            ])
+        self.train(was_training)
+        return out
+
+
+class MLPImageGenerator(_ImageGenerator):
+    """Fully connected generator: ``z`` ``(N, latent_dim)`` → ``hidden`` layers (LeakyReLU) → 784 → tanh →
+    images ``(N, 1, 28, 28)`` in [-1, 1].
+
+    >>> MLPImageGenerator(latent_dim=64)(torch.randn(5, 64)).shape
+    torch.Size([5, 1, 28, 28])
+    """
+
+    def __init__(self, latent_dim: int = 64, *, hidden: int = 256, depth: int = 2):
+        super().__init__()
+        self.latent_dim, self.num_classes = latent_dim, 0
+        self.net = nn.Sequential(mlp(latent_dim, 28 * 28, hidden=hidden, depth=depth), nn.Tanh())
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        _check_labels(labels, 0, len(z))
+        return self.net(z).view(-1, *IMAGE_SHAPE)
+
+
+class MLPImageDiscriminator(nn.Module):
+    """Fully connected discriminator: images ``(N, 1, 28, 28)`` → flatten 784 → ``hidden`` layers
+    (LeakyReLU) → logit ``(N, 1)``.
+
+    >>> MLPImageDiscriminator()(torch.randn(5, 1, 28, 28)).shape
+    torch.Size([5, 1])
+    """
+
+    def __init__(self, *, hidden: int = 256, depth: int = 2):
+        super().__init__()
+        self.num_classes = 0
+        self.net = mlp(28 * 28, 1, hidden=hidden, depth=depth)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        _check_labels(labels, 0, len(x))
+        return self.net(x.flatten(1))
+
+
+class DCGenerator(_ImageGenerator):
+    """DCGAN generator for 28×28 digits, optionally class-conditional.
+
+    ``z`` ``(N, latent_dim)`` [+ label embedding ``(N, embed_dim)``, concatenated] → Linear →
+    ``(N, 2c, 7, 7)`` → BN/ReLU → ConvTranspose(2c→c, 4, 2, 1) → ``(N, c, 14, 14)`` → BN/ReLU →
+    ConvTranspose(c→1, 4, 2, 1) → ``(N, 1, 28, 28)`` → tanh. With ``num_classes=0`` it is unconditional.
+
+    >>> DCGenerator(latent_dim=64, channels=64)(torch.randn(5, 64)).shape
+    torch.Size([5, 1, 28, 28])
+    >>> DCGenerator(num_classes=10)(torch.randn(5, 64), torch.arange(5)).shape
+    torch.Size([5, 1, 28, 28])
+    """
+
+    def __init__(self, latent_dim: int = 64, *, channels: int = 64, num_classes: int = 0, embed_dim: int = 16):
+        super().__init__()
+        self.latent_dim, self.num_classes, self.channels = latent_dim, num_classes, channels
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        c = channels
+        self.project = nn.Linear(latent_dim + (embed_dim if num_classes else 0), 2 * c * 7 * 7, bias=False)
+        self.net = nn.Sequential(
+            nn.BatchNorm2d(2 * c), nn.ReLU(),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1, bias=False),  # 7 → 14
+            nn.BatchNorm2d(c), nn.ReLU(),
+            nn.ConvTranspose2d(c, 1, 4, 2, 1),  # 14 → 28
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        _check_labels(labels, self.num_classes, len(z))
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], dim=1)
+        return self.net(self.project(z).view(-1, 2 * self.channels, 7, 7))
+
+
+class DCDiscriminator(nn.Module):
+    """DCGAN discriminator for 28×28 digits, optionally class-conditional (projection discriminator).
+
+    images ``(N, 1, 28, 28)`` → Conv(1→c, 4, 2, 1) → ``(N, c, 14, 14)`` → LeakyReLU(0.2) →
+    Conv(c→2c, 4, 2, 1) → ``(N, 2c, 7, 7)`` → BN/LeakyReLU → flatten ``h`` ``(N, 2c·49)`` →
+    logit ``(N, 1)`` = ``w·h + b`` [+ ``embed(label)·h`` when ``num_classes > 0``: the projection of
+    Miyato & Koyama 2018, which asks "is this a real image *of this class*?"].
+
+    >>> DCDiscriminator(channels=64)(torch.randn(5, 1, 28, 28)).shape
+    torch.Size([5, 1])
+    """
+
+    def __init__(self, *, channels: int = 64, num_classes: int = 0):
+        super().__init__()
+        self.num_classes = num_classes
+        c = channels
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2),  # 28 → 14
+            nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),  # 14 → 7
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(2 * c * 7 * 7, 1)
+        self.embed = nn.Embedding(num_classes, 2 * c * 7 * 7) if num_classes else None
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        _check_labels(labels, self.num_classes, len(x))
+        h = self.features(x)
+        logit = self.head(h)
+        if self.embed is not None:
+            logit = logit + (self.embed(labels) * h).sum(dim=1, keepdim=True)
+        return logit
