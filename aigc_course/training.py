@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 import warnings
@@ -178,6 +179,13 @@ def load_or_train(
     atomic_save({"model": model.state_dict(), "history": session.history, "extra": dict(extra)}, final)
     partial.unlink(missing_ok=True)
     return Trained(model, session.history, final, False, seconds, dict(extra))
+
+
+def warmup_cosine_lr(step: int, total: int, peak: float, warmup: int) -> float:
+    """Learning rate at ``step`` (0-based) of ``total``: linear warm-up over ``warmup`` steps to ``peak``,
+    multiplied by a cosine decay from ``peak`` towards 0 at ``total``."""
+    ramp = min(1.0, (step + 1) / max(1, warmup))
+    return peak * ramp * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
 
 
 # --------------------------------------------------------------------------------------------

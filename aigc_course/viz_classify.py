@@ -13,11 +13,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-
-def _numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().float().cpu().numpy()
-    return np.asarray(x)
+from .viz import _numpy
 
 
 def plot_limits(x: torch.Tensor | np.ndarray, margin: float = 0.5) -> tuple[float, float, float, float]:

@@ -130,3 +130,10 @@ def test_fit_learns_and_resumes_with_a_session(tmp_path):
 def test_config_hash_is_order_independent():
     assert training.config_hash({"a": 1, "b": 2}) == training.config_hash({"b": 2, "a": 1})
     assert training.config_hash({"a": 1}) != training.config_hash({"a": 2})
+
+
+def test_warmup_cosine_lr_ramps_then_decays():
+    lrs = [training.warmup_cosine_lr(s, 100, 1.0, warmup=10) for s in range(100)]
+    assert lrs[0] < lrs[5] < lrs[9] and lrs[9] > 0.97
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 1e-3
+    assert training.warmup_cosine_lr(0, 100, 2.0, warmup=0) == 2.0
