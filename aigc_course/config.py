@@ -299,6 +299,31 @@ COMPONENTS["mnist_classifier"] = ChapterSpec(
               "full": {"epochs": 6, "eval_samples": 10000}},
 )
 
+_CHAR_LM_TRAIN = {"batch_size": 32, "block_size": 128, "lr": 3e-3, "min_lr_frac": 0.1, "warmup": 50,
+                  "max_steps": 1_000_000, "seconds": 95.0, "weight_decay": 0.1, "grad_clip": 1.0,
+                  "eval_every": 50, "eval_windows": 200, "bf16": False, "seed": 0}
+
+COMPONENTS["char_lstm"] = ChapterSpec(
+    stem="char_lstm",
+    title="Character-level LSTM on Tiny Shakespeare (chapters 07, 08)",
+    base={**_CHAR_LM_TRAIN, "embed": 64, "hidden": 512, "layers": 1, "dropout": 0.0, "batch_size": 64},
+    profiles={"smoke": {"hidden": 64, "seconds": 3.0, "eval_every": 20, "eval_windows": 20},
+              "full": {"hidden": 1024, "layers": 2, "dropout": 0.2, "seconds": None, "max_steps": 5000,
+                       "lr": 2e-3, "eval_every": 250, "eval_windows": None}},
+)
+
+COMPONENTS["char_gpt"] = ChapterSpec(
+    stem="char_gpt",
+    title="Character-level mini-GPT on Tiny Shakespeare (chapters 08, 14, 15)",
+    base={**_CHAR_LM_TRAIN, "n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0},
+    profiles={"smoke": {"n_layer": 2, "n_embd": 32, "block_size": 32, "seconds": 3.0, "eval_every": 20,
+                        "eval_windows": 20},
+              # nanoGPT's shakespeare_char GPU configuration (val loss 1.47 in its README)
+              "full": {"n_layer": 6, "n_head": 6, "n_embd": 384, "block_size": 256, "batch_size": 64,
+                       "dropout": 0.2, "lr": 1e-3, "seconds": None, "max_steps": 5000, "warmup": 100,
+                       "eval_every": 250, "eval_windows": None, "bf16": True}},
+)
+
 
 # --------------------------------------------------------------------------------------------
 # The profile table: one row per notebook (hyper-parameters per profile and quality targets).
