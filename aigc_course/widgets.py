@@ -189,3 +189,96 @@ def vae_latent_sliders(model, base_z=None, dims=None, *, lim: float = 3.0):
         for d in dims
     }
     return w.interactive(draw, **sliders)
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 07: a decoding playground for character language models
+# --------------------------------------------------------------------------------------------
+import contextlib  # noqa: E402  (kept with the chapter-07 section)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run the ``with`` block with ``n`` CPU threads for torch (restored afterwards). Token-by-token
+    generation works on tiny tensors, where one thread is fastest and a busy machine hurts least."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def generate_text(model, vocab, prompt: str, length: int = 300, temperature: float = 1.0,
+                  top_k: int | None = None, top_p: float | None = None, seed: int | None = 0) -> str:
+    """Continue ``prompt`` by ``length`` characters with a character language model; returns only
+    the new characters.
+
+    ``model``: a :class:`~aigc_course.models.lm.CharLSTM` or :class:`~aigc_course.models.lm.GPT`;
+    ``vocab``: its :class:`~aigc_course.models.lm.CharVocab`. ``temperature=0`` is greedy decoding;
+    ``top_k`` / ``top_p`` restrict sampling to the k most likely characters / the nucleus of
+    probability ``p``. Raises :class:`~aigc_course.models.lm.UnknownCharactersError` (naming them)
+    when the prompt has characters outside the vocabulary.
+    """
+    import torch
+
+    from .models.lm import generate
+
+    ids = vocab.encode(prompt)
+    gen = torch.Generator(device=next(model.parameters()).device)
+    if seed is None:
+        gen.seed()  # a fresh, non-deterministic seed
+    else:
+        gen.manual_seed(int(seed))
+    with torch_threads(1):
+        out = generate(model, ids, length, temperature=temperature, top_k=top_k, top_p=top_p, generator=gen)
+    return vocab.decode(out[len(ids):])
+
+
+def decoding_update(model, vocab, prompt: str = "ROMEO:", temperature: float = 0.8, top_k: int = 0,
+                    top_p: float = 1.0, length: int = 300, seed: int = 0, *, show: bool = True) -> str:
+    """One turn of the playground: the prompt followed by its continuation, printed (``show``) and returned.
+
+    Here ``top_k=0`` and ``top_p=1.0`` mean "no restriction" (the sliders cannot say ``None``). A prompt
+    with characters outside the vocabulary (or an empty prompt) returns and prints a one-line
+    ``"error: …"`` message that names the problem, instead of raising.
+    """
+    from .models.lm import UnknownCharactersError
+
+    try:
+        if not prompt:
+            raise ValueError("the prompt is empty: type at least one character")
+        text = prompt + generate_text(model, vocab, prompt, length, temperature,
+                                      top_k=int(top_k) or None, top_p=float(top_p) if top_p < 1.0 else None,
+                                      seed=seed)
+    except (UnknownCharactersError, ValueError) as exc:
+        text = f"error: {exc}"
+    if show:
+        print(text)
+    return text
+
+
+def decoding_playground(model, vocab, prompt: str = "ROMEO:", length: int = 300):
+    """A prompt box and sliders (temperature, top-k, top-p, length, seed) with a *generate* button
+    that prints :func:`decoding_update`'s text. Returns an ``ipywidgets.interactive`` (``manual``
+    mode: generation runs on the button, not on every slider move; the same in ipywidgets 7.7 and 8)."""
+    import ipywidgets as w
+
+    style = {"description_width": "initial"}
+
+    def draw(prompt: str, temperature: float, top_k: int, top_p: float, length: int, seed: int) -> None:
+        decoding_update(model, vocab, prompt, temperature, top_k, top_p, length, seed, show=True)
+
+    return w.interactive(
+        draw,
+        {"manual": True, "manual_name": "generate"},
+        prompt=w.Text(value=prompt, description="prompt", style=style),
+        temperature=w.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature (0 = greedy)",
+                                  style=style),
+        top_k=w.IntSlider(value=0, min=0, max=len(vocab), step=1, description="top-k (0 = off)", style=style),
+        top_p=w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 = off)", style=style),
+        length=w.IntSlider(value=length, min=20, max=1000, step=20, description="characters", style=style),
+        seed=w.IntText(value=0, description="seed", style=style),
+    )

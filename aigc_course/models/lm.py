@@ -595,7 +595,9 @@ def shakespeare_lm(
 
         def report(step: int, row: dict[str, float]) -> None:
             if bar is not None:
-                bar.n = round(row["seconds"], 1) if cfg.seconds is not None else step
+                # clamp: tqdm drops `total` (→ a format error in bar_format) once n > total + 0.5, and the
+                # last step may overshoot the time budget by more than that on a slow or busy machine
+                bar.n = min(round(row["seconds"], 1), cfg.seconds) if cfg.seconds is not None else step
                 bar.set_postfix(val_loss=f"{row['val_loss']:.3f}")
                 bar.refresh()
 
