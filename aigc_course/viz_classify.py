@@ -120,3 +120,96 @@ def curves_side_by_side(
         plt.show()
         return None
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Text classification (chapter 09): confusion matrices and reliability diagrams
+# --------------------------------------------------------------------------------------------
+def confusion_matrix_plot(
+    counts: np.ndarray,
+    labels: Sequence[str],
+    *,
+    normalize: bool = True,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+    show: bool = True,
+) -> Figure | None:
+    """Draw a confusion matrix ``counts`` ``(K, K)`` (row = true class, column = predicted class).
+
+    With ``normalize`` each row is divided by its total, so the diagonal reads as per-class recall;
+    every cell shows the share and the raw count.
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] != len(labels):
+        raise ValueError(f"counts must be (K, K) with K = len(labels) = {len(labels)}; got shape {c.shape}")
+    totals = c.sum(1, keepdims=True)
+    shown = np.divide(c, totals, out=np.zeros_like(c), where=totals > 0) if normalize else c
+    fig = ax.figure if ax is not None else plt.figure(figsize=(4.2, 3.8))
+    caller_ax = ax
+    ax = ax or fig.add_subplot()
+    image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    top = shown.max() if shown.size else 1.0
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
+            text = f"{shown[i, j]:.2f}\n({int(c[i, j])})" if normalize else f"{int(c[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if shown[i, j] > 0.6 * top else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the row" if normalize else "count")
+    if caller_ax is not None:
+        return fig
+    fig.tight_layout()
+    if show:
+        plt.show()
+        return None
+    return fig
+
+
+def reliability_diagram(
+    bins: Mapping[str, object] | object,
+    *,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+    show: bool = True,
+) -> Figure | None:
+    """Accuracy against confidence per bin, for one or more models.
+
+    ``bins`` is a :class:`~aigc_course.metrics.classification.ReliabilityBins` or a mapping
+    ``{name: ReliabilityBins}``. Each model's bins are drawn as a line through (mean confidence,
+    accuracy) with marker areas proportional to the bin counts; the diagonal is perfect calibration,
+    and points below it are over-confident. The legend gives each model's ECE.
+    """
+    series = bins if isinstance(bins, Mapping) else {"model": bins}
+    if not series:
+        raise ValueError("bins is empty")
+    fig = ax.figure if ax is not None else plt.figure(figsize=(4.6, 4.2))
+    caller_ax = ax
+    ax = ax or fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="gray", ls="--", lw=1, label="perfect calibration")
+    for name, b in series.items():
+        full = b.count > 0
+        sizes = 300 * b.count[full] / b.count.sum()
+        (line,) = ax.plot(b.confidence[full], b.accuracy[full], "-", lw=1.2, label=f"{name} (ECE {b.ece:.3f})")
+        ax.scatter(b.confidence[full], b.accuracy[full], s=np.maximum(sizes, 6), color=line.get_color(),
+                   alpha=0.7, edgecolors="white", linewidths=0.5)
+    lo = min(float(np.nanmin(b.edges[:-1][b.count > 0])) for b in series.values())
+    ax.set_xlim(max(0.0, lo - 0.02), 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("confidence (mean top-class probability in the bin)")
+    ax.set_ylabel("accuracy in the bin")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    if title:
+        ax.set_title(title, fontsize=10)
+    if caller_ax is not None:
+        return fig
+    fig.tight_layout()
+    if show:
+        plt.show()
+        return None
+    return fig
