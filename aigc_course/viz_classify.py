@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .viz import _numpy
+from .viz import _finish, _numpy
 
 
 def plot_limits(x: torch.Tensor | np.ndarray, margin: float = 0.5) -> tuple[float, float, float, float]:
@@ -161,13 +161,7 @@ def confusion_matrix_plot(
     if title:
         ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the row" if normalize else "count")
-    if caller_ax is not None:
-        return fig
-    fig.tight_layout()
-    if show:
-        plt.show()
-        return None
-    return fig
+    return _finish(fig, show, caller_ax)
 
 
 def reliability_diagram(
@@ -206,10 +200,4 @@ def reliability_diagram(
     ax.legend(fontsize=8, loc="upper left")
     if title:
         ax.set_title(title, fontsize=10)
-    if caller_ax is not None:
-        return fig
-    fig.tight_layout()
-    if show:
-        plt.show()
-        return None
-    return fig
+    return _finish(fig, show, caller_ax)
