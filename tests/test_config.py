@@ -96,6 +96,10 @@ def test_register_rejects_unknown_profiles_and_bad_targets():
     assert "zz" not in config.CHAPTERS
 
 
+# The course-wide fast budget is 6 minutes per notebook; text-to-speech trains four models and is allowed 8 (issue 6).
+FAST_MINUTES_CAP = {"10_text_to_speech": 8.0}
+
+
 @pytest.mark.parametrize("stem", sorted(config.CHAPTERS))
 def test_every_chapter_row_is_complete(stem):
     spec = config.CHAPTERS[stem]
@@ -103,7 +107,8 @@ def test_every_chapter_row_is_complete(stem):
     assert len({frozenset(k) for k in keys.values()}) == 1, "profiles must define the same hyper-parameters"
     for profile in ("smoke", "fast", "full"):
         assert profile in spec.minutes, f"{stem}: time per profile missing for {profile}"
-    assert spec.minutes["fast"] <= 6, "fast budget is 6 minutes per notebook"
+    cap = FAST_MINUTES_CAP.get(stem, 6.0)
+    assert spec.minutes["fast"] <= cap, f"fast budget is {cap:g} minutes for {stem}"
     assert not spec.targets.get("smoke"), "smoke checks the pipeline only"
 
 
