@@ -31,7 +31,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -694,6 +694,35 @@ def build_assistant(kb: KnowledgeBase, hp: Mapping[str, Any], encoder: SentenceE
     scorer = fit_scorer(texts + docs, labels + doc_labels, len(kb.intents), hp, encoder, seed)
     return Assistant(kb, scorer, calibrator, threshold), {"x_in": x_in, "correct_in": correct_in, "x_oos": x_oos,
                                                          "table": table, "cv_acc": float(correct_in.mean())}
+
+
+def with_train_subset(kb: KnowledgeBase, n: int, seed: int = 0) -> KnowledgeBase:
+    """A copy of ``kb`` that keeps ``n`` randomly chosen train paraphrases per intent (all if it has fewer);
+    the held-out side is unchanged."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1 train paraphrase per intent, not {n}")
+    rng = np.random.default_rng(seed)
+    intents = [replace(i, train=[i.train[j] for j in sorted(rng.permutation(len(i.train))[:n])]) for i in kb.intents]
+    return replace(kb, intents=intents)
+
+
+def learning_curve(kb: KnowledgeBase, hp: Mapping[str, Any], sizes: Sequence[int], encoder_fn: Any = None,
+                   seed: int = 0, test_seed: int = 1) -> list[dict[str, Any]]:
+    """Held-out top-1 accuracy of the scorer of ``hp`` (fixed ``mix`` / ``tfidf_weight`` / ``clf_vectors``)
+    trained on ``n`` paraphrases per intent, for each ``n`` in ``sizes``. ``encoder_fn(texts)`` refits the
+    sentence encoder on each subset (None: no vectors). Returns rows ``{"per_intent", "train_questions",
+    "heldout_acc"}``. A figure only: nothing is chosen with it."""
+    test_q, test_y = questions(kb, "test", test_seed)
+    docs, doc_labels = _documents(kb, hp)
+    rows = []
+    for n in sizes:
+        sub = with_train_subset(kb, int(n), seed)
+        texts, labels = questions(sub, "train", seed)
+        enc = encoder_fn(texts) if encoder_fn is not None else None
+        scorer = fit_scorer(texts + docs, labels + doc_labels, len(kb.intents), hp, enc, seed)
+        acc = float(np.mean(scorer.scores(test_q).argmax(1) == np.asarray(test_y)))
+        rows.append({"per_intent": int(n), "train_questions": len(texts), "heldout_acc": acc})
+    return rows
 
 
 def evaluate(assistant: Assistant, texts: Sequence[str], labels: Sequence[int], oos: Sequence[str]) -> dict[str, Any]:

@@ -857,10 +857,11 @@ register(
                            "seconds": 60.0, "weight_decay": 0.0, "grad_clip": 1.0, "eval_every": 100,
                            "eval_windows": 100, "bf16": False, "seed": 0},
             "gen_questions": 24, "gen_max_chars": 160, "gen_temperature": 0.5,
+            "curve_sizes": (2, 4, 8, 16, 32),  # train paraphrases per intent in the learning curve (32 = all)
         },
         profiles={
             "smoke": {"w2v_epochs": 1, "w2v_repeats": 3, "dialogue_repeats": 1, "gen_questions": 4, "cv_folds": 3,
-                      "gen_max_chars": 60,
+                      "gen_max_chars": 60, "curve_sizes": (2, 8),
                       "lora_train": {"batch_size": 8, "lr": 3e-3, "min_lr_frac": 0.1, "warmup": 5, "max_steps": 20,
                                      "seconds": 5.0, "weight_decay": 0.0, "grad_clip": 1.0, "eval_every": 10,
                                      "eval_windows": 10, "bf16": False, "seed": 0}},
@@ -876,6 +877,6 @@ register(
                      "slot_case_accuracy": ">= 1.0"},
         },
         datasets=("tinyshakespeare",),
-        minutes={"smoke": 0.7, "fast": 4.0, "full": 5.0},
+        minutes={"smoke": 0.7, "fast": 5.0, "full": 5.0},
     )
 )

@@ -139,3 +139,21 @@ def test_cross_validation_uses_train_side_only(kb):
     assert len(cv.proba_oos[False]) == HP["cv_folds"] and cv.proba_oos[False][0].shape[0] == len(kb.oos_calibration)
     config, rows = A.choose_config(cv, (0.0, 1.0))
     assert len(rows) == 2 and max(r["cv_acc"] for r in rows) == cv.accuracy(**config)
+
+
+def test_train_subset_keeps_n_per_intent_and_the_held_out_side(kb):
+    sub = A.with_train_subset(kb, 3, seed=0)
+    assert [len(i.train) for i in sub.intents] == [min(3, len(i.train)) for i in kb.intents]
+    assert all(set(s.train) <= set(i.train) for s, i in zip(sub.intents, kb.intents))
+    assert [s.test for s in sub.intents] == [i.test for i in kb.intents]
+    assert A.with_train_subset(kb, 3, seed=0).intents[0].train == sub.intents[0].train  # reproducible
+    with pytest.raises(ValueError, match="at least 1"):
+        A.with_train_subset(kb, 0)
+
+
+def test_learning_curve_rises_with_more_wordings(kb):
+    rows = A.learning_curve(kb, HP, (1, 64))
+    assert [r["per_intent"] for r in rows] == [1, 64]
+    assert rows[0]["train_questions"] == len(kb.intents)
+    assert rows[1]["train_questions"] == sum(len(i.train) for i in kb.intents)
+    assert rows[1]["heldout_acc"] > rows[0]["heldout_acc"] + 0.1
