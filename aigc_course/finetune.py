@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -178,6 +179,16 @@ def build_for(method: str, base: lm.GPT, vocab_size: int, hp: Mapping[str, Any])
     return model
 
 
+def weights_fingerprint(model: nn.Module) -> str:
+    """A short SHA-256 of every tensor in ``model.state_dict()`` (names and values): equal for equal weights,
+    different as soon as one value differs. Names a fine-tune's base by its weights in the cache key."""
+    digest = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(t.detach().cpu().float().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def finetune(
     method: str,
     base: training.Trained,
@@ -198,8 +209,11 @@ def finetune(
     device = torch.device(device) if device is not None else base_model.wte.weight.device
     hp = {**dict(hp), "lr": hp.get(f"{method}_lr", hp.get("lr"))}
     cfg = lm.train_config({**hp, "block_size": base_model.cfg.block_size})
+    # which weights, not only which file name: a base retrained with the same config keeps its file name
+    fingerprint = weights_fingerprint(base_model)
     key = {**{k: v for k, v in hp.items() if not k.endswith("_lr")}, "lr": cfg.lr, "method": method,
-           "base": base.path.name, "vocab": "".join(data.vocab.chars), "n_train": len(data.train)}
+           "base": base.path.name, "base_weights": fingerprint, "vocab": "".join(data.vocab.chars),
+           "n_train": len(data.train)}
 
     def build(_: Any) -> nn.Module:
         return build_for(method, base_model, len(data.vocab), hp)

@@ -166,3 +166,12 @@ def test_banned_tokens_are_never_generated():
     logits = banned(x)
     assert torch.isinf(logits[..., [0, 3]]).all()
     assert torch.equal(logits[..., [1, 2, 4, 5]], net(x)[..., [1, 2, 4, 5]])
+
+
+def test_fine_tune_cache_key_names_the_base_weights():
+    base = _gpt()
+    same = copy.deepcopy(base)
+    assert finetune.weights_fingerprint(base) == finetune.weights_fingerprint(same)
+    with torch.no_grad():
+        same.blocks[0].attn.c_attn.weight[0, 0] += 1e-3  # a retrained base keeps its file name, not its weights
+    assert finetune.weights_fingerprint(base) != finetune.weights_fingerprint(same)
