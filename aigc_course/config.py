@@ -308,7 +308,7 @@ COMPONENTS["char_lstm"] = ChapterSpec(
     title="Character-level LSTM on Tiny Shakespeare (chapters 07, 08)",
     # fast (2-core CPU, 120 s): in a short wall-clock budget many small steps beat few big ones. Measured on one
     # busy core (val nats/char after 120 s): 512 units batch 64 lr 3e-3 1.83; 384/32/5e-3 1.66; 384/32/8e-3 1.61;
-    # 512/16/5e-3 1.57; 384/8/5e-3 1.54; 384/16/5e-3 1.55; 384/16/8e-3 1.52 (chosen). bf16 autocast: ~1.6x faster.
+    # 512/16/5e-3 1.57; 384/8/5e-3 1.54; 384/16/5e-3 1.55; 384/16/8e-3 1.52 (chosen; alone: 1.471). bf16: ~1.6x faster.
     # full (GPU, fixed steps): two layers of 512 with dropout, ~25 passes over the text.
     base={**_CHAR_LM_TRAIN, "embed": 64, "hidden": 384, "layers": 1, "dropout": 0.0, "batch_size": 16,
           "lr": 8e-3, "seconds": 120.0, "eval_every": 100, "bf16": True},
