@@ -17,12 +17,14 @@ endif
 LOCK_ID := $(shell cat requirements-lock.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.aigc-course-lock-$(LOCK_ID)
 
-.PHONY: install course test lint unit notebooks lab lock doctor clean help
+.PHONY: install course test lint unit notebooks lab lock doctor clean help browser web site slides
 
 help:
 	@echo "make course   run every notebook (automatic profile) -> build/report.md"
 	@echo "make test     ruff + unit tests + every notebook under nbval (smoke profile)"
 	@echo "make install  create / update the virtual environment ($(VENV))"
+	@echo "make site     offline course site from build/ -> build/site/index.html (after make course)"
+	@echo "make slides   offline reveal.js decks -> build/slides/"
 	@echo "make lab      open JupyterLab on notebooks/"
 	@echo "options: VENV=path PROFILE=smoke|fast|full ONLY=03,04"
 
@@ -38,13 +40,38 @@ install: $(STAMP)
 		|| { cat $(VENV)/.aigc-course-install.log; exit 1; }
 	@$(BIN)/python -c "import aigc_course, torch; print('aigc-course', aigc_course.__version__, '· torch', torch.__version__, '· venv $(VENV)')"
 
-course: install
+# reveal.js and MathJax (pinned in aigc_course/web/package-lock.json) for offline slides and the site:
+# `npm ci` into ~/.cache/aigc-course/web (AIGC_COURSE_WEB), once per lock.
+web: install
+	@command -v npm >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq npm >/dev/null; } \
+		|| echo "warning: npm is missing and could not be installed; slides and the site need it"
+	@$(BIN)/python -m aigc_course.delivery.web || echo "warning: no web assets; the slide / site tests will skip"
+
+# Headless Chromium for the slide and site tests (tests/test_delivery.py); skipped there only if
+# it cannot be installed here.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+		echo "installing chromium (headless browser tests)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			chromium chromium-driver >/dev/null; } \
+		|| echo "warning: could not install chromium; the browser tests will be skipped"
+
+site: install web
+	$(BIN)/aigc-course site --build build
+
+slides: install web
+	$(BIN)/aigc-course slides --build build
+
+course: install web
 	$(BIN)/aigc-course run $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) --out build
 
 lint: install
 	$(BIN)/ruff check aigc_course tests notebooks
 
-test: install
+test: install browser web
 	$(BIN)/ruff check aigc_course tests notebooks
 	AIGC_COURSE_PROFILE=smoke AIGC_COURSE_STRICT_EXERCISES=1 AIGC_COURSE_BUILD=$(CURDIR)/build/smoke \
 	AIGC_COURSE_CHECKPOINTS=$(CURDIR)/build/smoke/checkpoints \

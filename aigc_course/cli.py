@@ -1,4 +1,4 @@
-"""``aigc-course``: doctor, data (list / verify / fetch), run."""
+"""``aigc-course``: doctor, data (list / verify / fetch), run, build (student / instructor), slides, site."""
 
 from __future__ import annotations
 
@@ -68,6 +68,52 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return exit_status(report, strict=args.strict)
 
 
+def _only(values: list[str] | None) -> list[str]:
+    return [x for part in (values or []) for x in part.split(",") if x.strip()]
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .delivery.student import build
+
+    kind = "student" if args.student else "instructor"
+    try:
+        written = build(kind, _only(args.only), out=Path(args.out) if args.out else None)
+    except ValueError as exc:
+        print(f"aigc-course build: {exc}", file=sys.stderr)
+        return 2
+    folder = written[0].parent if written else args.out
+    print(f"{len(written)} {kind} notebooks in {folder}")
+    return 0
+
+
+def _cmd_slides(args: argparse.Namespace) -> int:
+    from .delivery.slides import build_slides
+    from .delivery.web import WebAssetsError
+
+    try:
+        decks = build_slides(_only(args.chapters), out=Path(args.out) if args.out else None,
+                             build=Path(args.build) if args.build else None)
+    except (ValueError, WebAssetsError) as exc:
+        print(f"aigc-course slides: {exc}", file=sys.stderr)
+        return 2
+    if decks:
+        print(f"{len(decks)} decks; open {decks[0]} in a browser (no internet needed)")
+    return 0
+
+
+def _cmd_site(args: argparse.Namespace) -> int:
+    from .delivery.site import build_site
+    from .delivery.web import WebAssetsError
+
+    try:
+        index = build_site(Path(args.build) if args.build else None, Path(args.out) if args.out else None)
+    except (FileNotFoundError, WebAssetsError) as exc:
+        print(f"aigc-course site: {exc}", file=sys.stderr)
+        return 2
+    print(f"site: {index} (open it in a browser; no internet needed)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aigc-course", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +135,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
     run.add_argument("--strict", action="store_true", help="exit non-zero when a target is missed")
     run.set_defaults(func=_cmd_run)
+
+    handout = sub.add_parser("build", help="student (solutions stubbed) or instructor copies of the notebooks")
+    kind = handout.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--student", action="store_true", help="each solution cell becomes a stub to fill in")
+    kind.add_argument("--instructor", action="store_true", help="solutions kept (tagged 'solution')")
+    handout.add_argument("--only", action="append", help="notebook numbers or stems, comma-separated")
+    handout.add_argument("--out", help="output folder (default: build/student or build/instructor)")
+    handout.set_defaults(func=_cmd_build)
+
+    slides = sub.add_parser("slides", help="offline reveal.js slides of the chapters")
+    slides.add_argument("chapters", nargs="*", help="notebook numbers or stems (default: all)")
+    slides.add_argument("--build", help="runner output whose executed notebooks to use (default: build/)")
+    slides.add_argument("--out", help="output folder (default: <build>/slides)")
+    slides.set_defaults(func=_cmd_slides)
+
+    site = sub.add_parser("site", help="offline course site from a runner output folder")
+    site.add_argument("--build", help="runner output folder (default: build/)")
+    site.add_argument("--out", help="output folder (default: <build>/site)")
+    site.set_defaults(func=_cmd_site)
     return parser
 
 

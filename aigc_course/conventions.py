@@ -6,7 +6,8 @@ learning objectives and prerequisites; the guarded Colab install cell; a ``param
 further reading; and a last cell that calls ``record``. Cells carry ``slideshow`` metadata, the
 kernelspec is ``python3``, and source notebooks are committed with outputs stripped.
 
-:func:`check_notebook` lists every deviation; the test-suite runs it on every notebook.
+:func:`check_notebook` lists every deviation; the test-suite runs it on every notebook. From the shell
+(and the pre-commit hooks): ``python -m aigc_course.conventions strip|check|install-cell [NOTEBOOK ...]``.
 """
 
 from __future__ import annotations
@@ -39,19 +40,61 @@ def colab_badge(stem: str) -> str:
     )
 
 
-COLAB_INSTALL = f'''# Colab only: install the course package from the repository. Colab's own torch,
-# torchvision, torchaudio and ipywidgets already satisfy its requirements and are never reinstalled.
+COLAB_KEEP: tuple[str, ...] = ("torch", "torchvision", "torchaudio", "ipython", "ipykernel", "ipywidgets")
+"""Colab's own packages that the install cell pins to the versions already there (a pip constraints file):
+torch and friends are large and built for Colab's CUDA; upgrading the kernel packages breaks the runtime."""
+
+COLAB_INSTALL = f'''# Colab only: install the course package from the repository. Colab's own torch, torchvision,
+# torchaudio, IPython, ipykernel and ipywidgets meet its requirements; a pip constraints file pins
+# them to the installed versions so pip keeps them. Says when the session must be restarted.
 import sys
 
 if {COLAB_GUARD}:
+    import importlib
+    import importlib.metadata
     import importlib.util
+    import re
     import subprocess
+    import tempfile
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    def installed() -> dict[str, str]:
+        """Installed distributions, normalised name -> version (the first one on sys.path wins)."""
+        found: dict[str, str] = {{}}
+        for dist in importlib.metadata.distributions():
+            found.setdefault(norm(dist.metadata.get("Name") or ""), dist.version)
+        return found
 
     if importlib.util.find_spec("aigc_course") is None:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "aigc-course @ git+https://github.com/{REPO_SLUG}"],
-            check=True,
-        )'''
+        print("Installing aigc-course from GitHub (about a minute) ...")
+        before = installed()
+        keep = ({", ".join(f'"{name}"' for name in COLAB_KEEP)})
+        with tempfile.NamedTemporaryFile("w", suffix="-constraints.txt", delete=False) as pins:
+            pins.write("".join(f"{{name}}=={{before[name]}}\\n" for name in keep if name in before))
+        pip = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--constraint", pins.name,
+             "aigc-course @ git+https://github.com/{REPO_SLUG}"],
+            capture_output=True, text=True,
+        )
+        if pip.returncode != 0:
+            print(pip.stdout + pip.stderr)
+            raise RuntimeError("pip could not install aigc-course: its message is above")
+        importlib.invalidate_caches()
+        after = installed()
+        changed = {{name: f"{{old}} -> {{after[name]}}" for name, old in before.items() if after.get(name, old) != old}}
+        stale = []
+        if changed:  # a changed distribution whose modules are already imported needs a fresh process
+            owners = importlib.metadata.packages_distributions()  # top-level module -> distributions
+            imported = {{module.split(".")[0] for module in list(sys.modules)}}
+            stale = sorted({{norm(d) for m in imported for d in owners.get(m, ()) if norm(d) in changed}})
+        if stale:
+            print("RESTART NEEDED: pip changed " + ", ".join(f"{{d}} {{changed[d]}}" for d in stale)
+                  + ", already imported in this session. Use Runtime > Restart session, then run the notebook"
+                  " again from the top (this cell will not install again).")
+        else:
+            print("aigc-course installed; no restart needed.")'''
 
 PARAMETERS = "PROFILE = None  # smoke, fast or full; None means AIGC_COURSE_PROFILE, else automatic"
 
@@ -132,8 +175,14 @@ def write_notebook(path: str | Path, cells: Iterable[dict[str, Any]]) -> Path:
         "nbformat_minor": 5,
     }
     path = Path(path)
-    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(dumps(nb), encoding="utf-8")
     return path
+
+
+def dumps(nb: dict[str, Any]) -> str:
+    """The notebook as the course stores it: JSON indented by one space, UTF-8 as is, a final newline
+    (what Jupyter writes too, except that keys keep their order)."""
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
 def strip_outputs(nb: dict[str, Any]) -> bool:
@@ -146,6 +195,71 @@ def strip_outputs(nb: dict[str, Any]) -> bool:
             cell["outputs"] = []
             cell["execution_count"] = None
     return changed
+
+
+# Cell metadata that records one execution (papermill, JupyterLab's "record timing", collapsed / scrolled
+# output state) and notebook metadata that stores live widget state: stripped with the outputs.
+EXECUTION_CELL_METADATA = ("execution", "ExecuteTime", "papermill", "collapsed", "scrolled")
+EXECUTION_NOTEBOOK_METADATA = ("widgets", "papermill")
+
+
+def strip_notebook(nb: dict[str, Any]) -> bool:
+    """:func:`strip_outputs` plus the execution metadata above; returns whether anything changed.
+    Tags (``parameters``, ``solution``, ...), slide types and ids are kept."""
+    changed = strip_outputs(nb)
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {})
+        for key in EXECUTION_CELL_METADATA:
+            if key in meta:
+                del meta[key]
+                changed = True
+    meta = nb.get("metadata", {})
+    for key in EXECUTION_NOTEBOOK_METADATA:
+        if key in meta:
+            del meta[key]
+            changed = True
+    return changed
+
+
+def strip_file(path: str | Path, *, check: bool = False) -> bool:
+    """Strip the notebook at ``path`` in place (with ``check``: only report); returns whether it had
+    anything to strip. A notebook that is already stripped is not rewritten, byte for byte."""
+    path = Path(path)
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    changed = strip_notebook(nb)
+    if changed and not check:
+        path.write_text(dumps(nb), encoding="utf-8")
+    return changed
+
+
+def install_cell_index(nb: dict[str, Any]) -> int | None:
+    """Index of the guarded Colab install cell (the first code cell with the guard and ``pip``), if any."""
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code" and COLAB_GUARD in _source(cell) and "pip" in _source(cell):
+            return i
+    return None
+
+
+def update_install_cell(path: str | Path, *, check: bool = False) -> bool:
+    """Make the notebook's Colab install cell read :data:`COLAB_INSTALL` (with ``check``: only report);
+    returns whether it differed. Only that cell's ``source`` changes; every other byte of the file stays
+    as it was (the file must be in the course's JSON layout, :func:`dumps`)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    nb = json.loads(text)
+    index = install_cell_index(nb)
+    if index is None:
+        raise ValueError(f"{path}: no guarded Colab install cell to update")
+    wanted = COLAB_INSTALL.splitlines(keepends=True)
+    if nb["cells"][index].get("source") == wanted:
+        return False
+    if check:
+        return True
+    if dumps(nb) != text:
+        raise ValueError(f"{path}: not in the course's JSON layout; rebuild it or strip it first")
+    nb["cells"][index]["source"] = wanted
+    path.write_text(dumps(nb), encoding="utf-8")
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,3 +307,42 @@ def check_notebook(path: str | Path) -> list[str]:
     if cells[-1].get("cell_type") != "code" or "record(" not in _source(cells[-1]):
         problems.append("the last cell does not call ac.record(...)")
     return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: python -m aigc_course.conventions {strip,check,install-cell} [--check] [NOTEBOOK ...]
+# --------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """``strip``: remove outputs and execution metadata (``--check``: only list what would change);
+    ``check``: list every convention a notebook breaks; ``install-cell``: rewrite each notebook's Colab
+    install cell from :data:`COLAB_INSTALL`. Without files: every notebook in ``notebooks/``. The exit
+    status is 1 when a notebook breaks a convention or (with ``--check``) would change."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m aigc_course.conventions", description=main.__doc__)
+    parser.add_argument("command", choices=("strip", "check", "install-cell"))
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: notebooks/*.ipynb)")
+    parser.add_argument("--check", action="store_true", help="report only; exit 1 if a file would change")
+    args = parser.parse_intermixed_args(argv)
+    files = list(args.notebooks)
+    if not files:
+        from .paths import notebooks_dir
+
+        files = sorted(notebooks_dir().glob("*.ipynb"))
+    failed = False
+    for path in files:
+        if args.command == "check":
+            for problem in check_notebook(path):
+                print(f"{path}: {problem}")
+                failed = True
+            continue
+        action = strip_file if args.command == "strip" else update_install_cell
+        if action(path, check=args.check):
+            verb = "would change" if args.check else ("stripped" if args.command == "strip" else "updated")
+            print(f"{path}: {verb}")
+            failed = failed or args.check
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,9 @@
 """Exercise checkers that tell a student what went wrong, not just that it did.
 
 Each checker prints ``✅`` or ``❌`` with a helpful message and returns ``True`` / ``False``.
-Known wrong answers (``mistakes``) get their own explanation. Under the course runner and in
+Known wrong answers (``mistakes``) get their own explanation. An exercise left as the student
+hand-out has it (``answer = None``, a function that raises ``NotImplementedError``) is reported as
+"not attempted yet" rather than as an error. Under the course runner and in
 CI (``AIGC_COURSE_STRICT_EXERCISES=1``) a failed check raises :class:`ExerciseFailed`, so a
 broken solution cannot pass unnoticed.
 """
@@ -41,6 +43,15 @@ def _report(name: str, ok: bool, message: str) -> bool:
     return ok
 
 
+def _not_attempted(answer: Any, what: str) -> str | None:
+    """The message for an answer that is still the hand-out's placeholder, else ``None``."""
+    if answer is None:
+        return f"not attempted yet — replace `None` with your {what}"
+    if answer is Ellipsis:
+        return f"no answer yet — replace the `...` with your {what}"
+    return None
+
+
 def check_value(
     name: str,
     answer: Any,
@@ -55,8 +66,8 @@ def check_value(
 
     ``mistakes`` lists ``(wrong_value, explanation)`` pairs for the common wrong answers.
     """
-    if answer is None or answer is Ellipsis:
-        return _report(name, False, "no answer yet — replace the `...` with your code")
+    if (placeholder := _not_attempted(answer, "code")) is not None:
+        return _report(name, False, placeholder)
     if _close(answer, expected, atol, rtol):
         return _report(name, True, "correct")
     for wrong, explanation in mistakes:
@@ -86,10 +97,12 @@ def check_function(
     ``mistakes`` lists ``(wrong_function, explanation)``: a student function that agrees with a
     known wrong version on every case gets that explanation.
     """
+    if fn is None or fn is Ellipsis:
+        return _report(name, False, "not attempted yet — define the function in the cell above")
     try:
         results = [fn(*case) for case in cases]
     except NotImplementedError:
-        return _report(name, False, "not implemented yet — fill in the function body")
+        return _report(name, False, "not attempted yet (not implemented) — write the function body in the cell above")
     except Exception as exc:  # the student's code raised: show what and where
         return _report(name, False, f"raised {type(exc).__name__}: {exc}. {hint}".strip())
     expected = [reference(*case) for case in cases]
@@ -119,8 +132,8 @@ def check_choice(
     answers to their explanation.
     """
     norm = lambda v: v.strip().lower() if isinstance(v, str) else v
-    if answer is None or answer is Ellipsis:
-        return _report(name, False, "no answer yet — replace the `...` with your answer")
+    if (placeholder := _not_attempted(answer, "answer")) is not None:
+        return _report(name, False, placeholder)
     if norm(answer) == norm(expected):
         return _report(name, True, "correct")
     for wrong, explanation in (mistakes or {}).items():

@@ -1,0 +1,50 @@
+"""``aigc-course slides``: reveal.js decks of the chapters that work offline.
+
+Each cell's ``metadata.slideshow.slide_type`` decides where it goes (``slide``, ``subslide``,
+``fragment``, ``skip``, ``notes``). The deck is rendered from the executed notebook in the build
+folder when there is one (so plots and numbers show), else from the stripped source. reveal.js and
+MathJax are copied from the pinned npm packages into ``<out>/_static/``: the folder needs no internet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import paths
+from . import render, templates, web
+
+
+def export_deck(notebook: Path, out: Path) -> Path:
+    """Write ``out/<stem>.slides.html`` (assets in ``out/_static/``); returns its path."""
+    from nbconvert import SlidesExporter
+
+    static = out / web.STATIC
+    web.copy_reveal(static)
+    web.copy_mathjax(static)
+    badge = web.write_badge(static)
+    exporter = SlidesExporter(
+        template_name="reveal",
+        reveal_url_prefix=web.REVEAL_PREFIX,
+        reveal_theme=web.REVEAL_THEME,
+        reveal_scroll=True,
+    )
+    exporter.raw_template = templates.reveal_template()
+    body, _ = exporter.from_notebook_node(render.read_for_html(notebook))
+    target = out / f"{notebook.stem}.slides.html"
+    target.write_text(render.localise_html(body, f"{web.STATIC}/{badge}"), encoding="utf-8")
+    return target
+
+
+def build_slides(only: list[str] | None = None, *, out: Path | None = None,
+                 build: Path | None = None) -> list[Path]:
+    """Decks for the chapters in ``only`` (numbers or stems; default all) into ``out``
+    (default ``<build>/slides``); returns their paths."""
+    build = Path(build) if build else paths.build_dir()
+    out = Path(out) if out else build / "slides"
+    out.mkdir(parents=True, exist_ok=True)
+    decks = []
+    for notebook, executed in render.chapter_sources(only, build):
+        deck = export_deck(notebook, out)
+        print(f"{deck}  ({'executed' if executed else 'source, no outputs'}: {notebook})")
+        decks.append(deck)
+    return decks
