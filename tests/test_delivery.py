@@ -295,8 +295,9 @@ PROBE = r"""
 """
 
 
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
+def chromium_command(profile: Path, window: str = "1280,800", budget_ms: int = 15000) -> list[str]:
+    """Headless Chromium's command line up to the page's flag (``--dump-dom`` / ``--screenshot=…``);
+    skips the test when there is no Chromium (fails with ``AIGC_COURSE_REQUIRE_BROWSER=1``)."""
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         found = shutil.which(name)
         if found:
@@ -305,11 +306,15 @@ def chromium(tmp_path_factory):
         if os.environ.get("AIGC_COURSE_REQUIRE_BROWSER") == "1":
             pytest.fail("no Chromium found and AIGC_COURSE_REQUIRE_BROWSER=1 (run `make browser`)")
         pytest.skip("no Chromium: `make browser` installs it (apt-get install chromium); it could not here")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    flags = [found, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=15000",
-             "--window-size=1280,800"]
+    return [found, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
+            f"--window-size={window}"]
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    flags = chromium_command(tmp_path_factory.mktemp("chromium-profile"))
 
     def load(page: Path, screenshot: Path) -> dict:
         probe = page.with_name(f"_probe_{page.name}")

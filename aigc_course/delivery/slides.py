@@ -4,6 +4,11 @@ Each cell's ``metadata.slideshow.slide_type`` decides where it goes (``slide``, 
 ``fragment``, ``skip``, ``notes``). The deck is rendered from the executed notebook in the build
 folder when there is one (so plots and numbers show), else from the stripped source. reveal.js and
 MathJax are copied from the pinned npm packages into ``<out>/_static/``: the folder needs no internet.
+
+Before nbconvert sees it, a copy of the notebook is laid out for 1280×720 slides by
+:mod:`.slide_layout`: the prose beyond each cell's first sentence goes to speaker notes (``s`` opens
+reveal's speaker view), long outputs and long code get sub-slides of their own, long text outputs are
+cut. ``layout=False`` exports the cells as they are.
 """
 
 from __future__ import annotations
@@ -11,10 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
-from . import render, templates, web
+from . import render, slide_layout, templates, web
 
 
-def export_deck(notebook: Path, out: Path) -> Path:
+def export_deck(notebook: Path, out: Path, *, layout: bool = True) -> Path:
     """Write ``out/<stem>.slides.html`` (assets in ``out/_static/``); returns its path."""
     from nbconvert import SlidesExporter
 
@@ -27,9 +32,14 @@ def export_deck(notebook: Path, out: Path) -> Path:
         reveal_url_prefix=web.REVEAL_PREFIX,
         reveal_theme=web.REVEAL_THEME,
         reveal_scroll=True,
+        reveal_width=str(slide_layout.SLIDE_WIDTH),
+        reveal_height=str(slide_layout.SLIDE_HEIGHT),
     )
     exporter.raw_template = templates.reveal_template()
-    body, _ = exporter.from_notebook_node(render.read_for_html(notebook))
+    nb = render.read_for_html(notebook)
+    if layout:
+        nb = slide_layout.lay_out(nb)
+    body, _ = exporter.from_notebook_node(nb)
     target = out / f"{notebook.stem}.slides.html"
     target.write_text(render.localise_html(body, f"{web.STATIC}/{badge}"), encoding="utf-8")
     return target
