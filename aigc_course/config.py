@@ -880,3 +880,139 @@ register(
         minutes={"smoke": 0.7, "fast": 5.0, "full": 5.0},
     )
 )
+
+
+register(
+    ChapterSpec(
+        stem="15_scaling_out",
+        title="Scaling out: data-parallel training",
+        # The equivalence runs use chapter 08's fast mini-GPT sizes in every profile (2 gloo CPU processes, float32,
+        # dropout 0); a machine with CUDA adds a run with chapter 08's full sizes on every GPU (mixed precision,
+        # gradient accumulation), launched with torchrun.
+        base={
+            "n_layer": 2, "n_head": 4, "n_embd": 128, "block_size": 64, "global_batch": 32, "steps": 150,
+            "lr": 4e-3, "warmup": 20, "weight_decay": 0.1, "grad_clip": 1.0, "eval_windows": 200,
+            "threads_per_process": 1, "bucket_cap_mb": 25.0, "timeout_s": 120.0, "deadline_s": 600.0,
+            "comm_sizes": (2**10, 2**13, 2**16, 2**18, 2**20, 2**22), "comm_repeats": 10, "probe_every": 10,
+            "curve_tolerance": 1e-5,  # relative, per step: float32 reduction order gives ~1e-7 to 1e-6
+            "check_batch": 8, "check_world_sizes": (2, 4), "accum_steps": 2, "accum_run_steps": 30,
+            "ring_world_sizes": (2, 3, 4, 8), "ring_numel": 1200,
+            "precision_samples": 100_000, "small_grad": 1e-8, "loss_scale_log2": 16,
+            "gpu_n_layer": 6, "gpu_n_head": 6, "gpu_n_embd": 384, "gpu_block_size": 256, "gpu_global_batch": 64,
+            "gpu_grad_accum": 2, "gpu_steps": 200, "gpu_lr": 1e-3, "gpu_warmup": 50, "gpu_mixed_precision": "auto",
+        },
+        profiles={
+            "smoke": {"n_embd": 32, "block_size": 32, "global_batch": 8, "steps": 6, "warmup": 2, "eval_windows": 10,
+                      "comm_sizes": (2**10, 2**16), "comm_repeats": 2, "probe_every": 2, "accum_run_steps": 4,
+                      "deadline_s": 240.0, "precision_samples": 10_000, "gpu_n_layer": 2, "gpu_n_head": 4,
+                      "gpu_n_embd": 128, "gpu_block_size": 64, "gpu_steps": 20, "gpu_warmup": 5},
+            "full": {"steps": 200, "gpu_steps": 600},
+        },
+        targets={
+            profile: {
+                "max_curve_gap": "< 1e-5", "cli_vs_notebook_gap": "< 1e-5", "accum_curve_gap": "< 1e-5",
+                "replica_max_diff": "== 0", "grad_avg_max_err": "< 1e-6", "accum_grad_max_err": "< 1e-6",
+                "ring_bytes_formula_ok": "== True", "precision_bounds_ok": "== True",
+                "two_proc_final_loss": "< 2.6",
+            }
+            for profile in ("fast", "full")
+        },
+        datasets=("tinyshakespeare",),
+        minutes={"smoke": 0.8, "fast": 2.0, "full": 7.0},
+    )
+)
+
+
+register(
+    ChapterSpec(
+        stem="14_responsible_aigc",
+        title="Risks and responsibility",
+        base={
+            "torch_threads": 1,  # measured: on a busy 2-core machine two threads made the attacks ~5x slower
+            # adversarial examples (pixels in [0, 1]); the recorded figures use eps = 0.1 and PGD-20
+            "eps": 0.1, "eps_grid": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3), "pgd_steps": 20, "attack_images": 500,
+            "curve_pgd_steps": 10, "curve_images": 300, "check_images": 256, "linear_eps": 1e-5, "linear_jitter": 0.01,
+            "show_attacks": 6,
+            # adversarial fine-tuning of a copy of the course classifier (Madry et al. 2018)
+            "adv_eps": 0.1, "adv_pgd_steps": 2, "adv_steps": 100, "adv_batch": 128, "adv_lr": 1e-3, "adv_chunk": 50,
+            "train_limit": None,
+            # interpretability
+            "saliency_images": 6, "ig_steps": 64,
+            # compact generators and the detector of generated digits. A diffusion model worth detecting needs
+            # minutes of CPU training (chapter 06; 300 steps gave noise), so only the GPU profile includes one.
+            "generators": ("dcgan", "mlp_gan", "vae"),
+            "dcgan": {"latent_dim": 64, "channels": 16, "steps": 400, "batch": 64, "lr_g": 1e-3, "lr_d": 2e-4},
+            "mlp_gan": {"latent_dim": 64, "hidden": 256, "depth": 2, "steps": 400, "batch": 64, "lr_g": 1e-3,
+                        "lr_d": 2e-4},
+            "vae": {"latent_dim": 16, "channels": 16, "hidden": 256, "steps": 300, "batch": 64, "lr": 2e-3},
+            "diffusion": {"channels": (16, 32, 32), "emb_dim": 64, "T": 200, "steps": 400, "batch": 64, "lr": 2e-3,
+                          "ema_decay": 0.99, "sample_steps": 10},
+            "detector_train": 2000, "detector_test": 1000, "detector_channels": 16, "detector_steps": 300,
+            "detector_batch": 128, "detector_lr": 2e-3, "seen_generator": "dcgan", "show_samples": 8,
+            # bias probe: chapter 09's model (fast: the TF-IDF model, chapter 09's choice there; full: the best)
+            "sentiment_arch": "tfidf",
+            # memorisation
+            "mem_prompts": 100, "mem_prompt_len": 32, "mem_new": 50, "mem_lengths": (10, 20, 30, 40, 50),
+            "mem_examples": 2,
+            # a copy of the mini-GPT trained to memorise: ~60 passes over 5,000 characters (fast)
+            "overfit_chars": 5000, "overfit_steps": 300, "overfit_lr": 2e-3, "overfit_batch": 16,
+            # green-list watermark (Kirchenbauer et al. 2023)
+            "wm_key": 15485863, "wm_gamma": 0.5, "wm_delta": 2.0, "wm_texts": 60, "wm_tokens": 200,
+            "wm_prompt_len": 16, "wm_fpr": 0.01, "wm_delta_grid": (1.0, 2.0, 4.0), "wm_grid_texts": 20,
+            "wm_loss_windows": 100, "wm_edit_shares": (0.0, 0.1, 0.2, 0.3, 0.5), "wm_sim_trials": 20000,
+            "wm_other_keys": 20,
+            # attention maps
+            "attn_text": "ROMEO:\nBut soft, what light through yonder window breaks?",
+        },
+        profiles={
+            "smoke": {"eps_grid": (0.0, 0.1, 0.3), "pgd_steps": 5, "curve_pgd_steps": 3, "attack_images": 100,
+                      "curve_images": 50,
+                      "check_images": 32, "adv_steps": 10, "adv_batch": 32, "adv_chunk": 5, "train_limit": 4000,
+                      "ig_steps": 16,
+                      "dcgan": {"latent_dim": 16, "channels": 8, "steps": 20, "batch": 32, "lr_g": 1e-3,
+                                "lr_d": 2e-4},
+                      "mlp_gan": {"latent_dim": 16, "hidden": 32, "depth": 1, "steps": 20, "batch": 32, "lr_g": 1e-3,
+                                  "lr_d": 2e-4},
+                      "vae": {"latent_dim": 8, "channels": 8, "hidden": 64, "steps": 20, "batch": 32, "lr": 2e-3},
+                      "diffusion": {"channels": (8, 16), "emb_dim": 32, "T": 50, "steps": 10, "batch": 16,
+                                    "lr": 2e-3, "ema_decay": 0.99, "sample_steps": 3},
+                      "generators": ("dcgan", "mlp_gan", "vae", "diffusion"), "detector_train": 300,
+                      "detector_test": 200, "detector_channels": 8, "detector_steps": 20,
+                      "mem_prompts": 20, "mem_new": 30, "mem_lengths": (10, 20, 30), "overfit_chars": 1000,
+                      "overfit_steps": 10, "wm_other_keys": 3,
+                      "wm_texts": 20, "wm_tokens": 60, "wm_delta_grid": (1.0, 4.0), "wm_grid_texts": 10,
+                      "wm_loss_windows": 20, "wm_edit_shares": (0.0, 0.3), "wm_sim_trials": 2000},
+            "full": {"attack_images": 10000, "curve_images": 2000, "adv_steps": 2000, "adv_pgd_steps": 7,
+                     "generators": ("dcgan", "mlp_gan", "vae", "diffusion"),
+                     "dcgan": {"latent_dim": 64, "channels": 64, "steps": 4000, "batch": 128, "lr_g": 1e-3,
+                               "lr_d": 2e-4},
+                     "mlp_gan": {"latent_dim": 64, "hidden": 512, "depth": 2, "steps": 4000, "batch": 128,
+                                 "lr_g": 1e-3, "lr_d": 2e-4},
+                     "vae": {"latent_dim": 16, "channels": 32, "hidden": 256, "steps": 4000, "batch": 128, "lr": 2e-3},
+                     "diffusion": {"channels": (32, 64, 64), "emb_dim": 128, "T": 400, "steps": 4000, "batch": 128,
+                                   "lr": 2e-3, "ema_decay": 0.995, "sample_steps": 20},
+                     "detector_train": 10000, "detector_test": 2000, "detector_steps": 1500,
+                     "sentiment_arch": None, "mem_prompts": 1000, "overfit_steps": 1000, "wm_texts": 500,
+                     "wm_delta_grid": (0.5, 1.0, 2.0, 4.0), "wm_grid_texts": 100, "wm_loss_windows": None},
+        },
+        targets={
+            profile: {
+                "clean_acc": ">= 0.98",
+                "fgsm_step_max_err": "< 1e-6",
+                "linear_gain_rel_err": "< 0.01",
+                "pgd_within_eps_ball": "== True",
+                "pgd_acc_eps_0_1": "<= fgsm_acc_eps_0_1",
+                "adv_trained_pgd_acc_eps_0_1": "> pgd_acc_eps_0_1",
+                "adv_training_robust_gain": ">= 0.2",
+                "ig_completeness_max_rel_err": "< 0.05",
+                "attention_logits_max_err": "< 1e-4",
+                "detector_acc_seen": ">= 0.9",
+                "watermark_z_null_sim_mean_abs": "< 0.05",
+                "watermark_detect_tpr_at_fpr_1pct": ">= 0.9",
+            }
+            for profile in ("fast", "full")
+        },
+        datasets=("mnist", "tinyshakespeare", "financial-tweets"),
+        minutes={"smoke": 0.7, "fast": 6.0, "full": 10.0},
+    )
+)
