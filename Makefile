@@ -65,7 +65,7 @@ site: install web
 slides: install web
 	$(BIN)/aigc-course slides --build build
 
-course: install web
+course: install
 	$(BIN)/aigc-course run $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) --out build
 
 lint: install

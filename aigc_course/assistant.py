@@ -280,8 +280,9 @@ class Tfidf:
 
     def analyze(self, text: str) -> list[str]:
         lo, hi = self.char_ngrams
-        grams = [f"w:{w}" for w in words(text)]
-        for w in words(text):
+        ws = words(text)
+        grams = [f"w:{w}" for w in ws]
+        for w in ws:
             w = f" {w} "
             grams += [w[i: i + n] for n in range(lo, hi + 1) for i in range(len(w) - n + 1)]
         return grams
@@ -372,13 +373,9 @@ class IntentMatcher:
             sim = sim + (1 - self.w) * (self.encoder.transform(texts) @ self.train_vec.T)
         return sim
 
-    def scores(self, texts: Sequence[str], exclude: Sequence[int] | None = None) -> np.ndarray:
-        """``(N, K)`` intent scores. ``exclude[i]`` (a train index) is left out for question ``i``:
-        leave-one-out scores of the train paraphrases themselves, for calibration."""
-        sim = self.similarities(texts)
-        if exclude is not None:
-            sim[np.arange(len(texts)), np.asarray(exclude)] = -np.inf
-        return intent_max(sim, self.labels, self.n_intents)
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """``(N, K)`` intent scores: each intent's best combined similarity."""
+        return intent_max(self.similarities(texts), self.labels, self.n_intents)
 
     def weight_grid_scores(self, texts: Sequence[str], grid: Sequence[float]) -> dict[float, np.ndarray]:
         """``{w: (N, K)}``: the scores for every TF-IDF weight ``w`` of ``grid`` (similarities computed once)."""
@@ -792,7 +789,8 @@ def train_dialogue_lora(base: Any, kb: KnowledgeBase, hp: Mapping[str, Any], *, 
     ft = {"lora_r": hp["lora_r"], "lora_alpha": hp["lora_alpha"], "seed": hp.get("seed", 0)}
     train_hp = {**dict(hp["lora_train"]), "block_size": base.model.cfg.block_size}
     cfg = lm.train_config(train_hp)
-    key = {**ft, **train_hp, "base": base.path.name, "vocab": "".join(vocab.chars), "n_train": len(train_ids)}
+    key = {**ft, **train_hp, "base": base.path.name, "base_weights": finetune.weights_fingerprint(base.model),
+           "vocab": "".join(vocab.chars), "n_train": len(train_ids)}
 
     def build(_: Any) -> torch.nn.Module:
         return finetune.build_for("lora", base.model, len(vocab), ft)
@@ -832,7 +830,7 @@ def generated_reply(model: torch.nn.Module, vocab: Any, question: str, max_chars
     prompt = "Q: " + "".join(c for c in question if c in vocab.stoi) + "\nA: "
     idx = vocab.encode(prompt)
     block = model.cfg.block_size if hasattr(model, "cfg") else model.base_model.model.cfg.block_size
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     out = idx.tolist()
     with torch.no_grad():  # generate in windows of the block size: replies can be longer than the context
         ids = lm.generate(model, idx[-block:], min(max_chars, block), temperature, generator=gen)

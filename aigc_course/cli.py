@@ -57,7 +57,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import exit_status, run_course
 
-    only = [x for part in (args.only or []) for x in part.split(",")]
+    only = _only(args.only)
     try:
         report = run_course(profile=args.profile, only=only or None, out=args.out, timeout=args.timeout)
     except ValueError as exc:

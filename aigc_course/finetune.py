@@ -28,6 +28,7 @@ from torch import nn
 
 from . import training
 from .models import lm
+from .training import count_parameters as trainable_parameters  # noqa: F401  (chapter 08's name)
 
 UNK = "□"
 """Stand-in for characters outside the poetry vocabulary (a white square: it reads as "missing")."""
@@ -153,9 +154,6 @@ class BannedTokens(nn.Module):
         return self._ban(logits), state
 
 
-def trainable_parameters(model: nn.Module) -> int:
-    """Number of parameters with ``requires_grad`` (what the optimizer updates)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 # --------------------------------------------------------------------------------------------

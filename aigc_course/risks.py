@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 
 from . import config, training
 from .datasets import load_mnist
-from .metrics.image import MNISTClassifier, to_unit
+from .metrics.image import MNISTClassifier, predict, to_unit
+from .models import lm
 from .models.diffusion import NoiseSchedule, UNet
 from .models.gan import DCDiscriminator, DCGenerator, MLPImageDiscriminator, MLPImageGenerator
 from .models.lm import GPT
@@ -105,13 +106,10 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: i
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Share of images ``x`` ``(N, 1, 28, 28)`` that ``model`` (eval mode) labels ``y`` ``(N,)``."""
     model.eval()
-    device = next(model.parameters()).device
-    correct = sum(int((model(x[i: i + batch].to(device)).argmax(1).cpu() == y[i: i + batch]).sum())
-                  for i in range(0, len(x), batch))
-    return correct / len(x)
+    return int((predict(model, x) == y).sum()) / len(x)
 
 
 def robust_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: str, eps: float, *,
@@ -479,17 +477,7 @@ def probe_spread(probs: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def greedy_continue(model: GPT, prompts: torch.Tensor, n_new: int) -> torch.Tensor:
     """Greedy (argmax) continuations: prompts ``(B, P)`` ids → new ids ``(B, n_new)``."""
-    model.eval()
-    device = next(model.parameters()).device
-    idx = prompts.to(device)
-    logits, cache = model.prefill(idx)
-    new = []
-    for _ in range(n_new):
-        nxt = logits.argmax(-1, keepdim=True)
-        new.append(nxt)
-        idx = torch.cat([idx, nxt], dim=1)
-        logits, cache = model.extend(idx, cache)
-    return torch.cat(new, dim=1).cpu()
+    return lm.generate(model, prompts, n_new, temperature=0)[:, prompts.shape[1]:].cpu()
 
 
 def prompt_starts(n_text: int, n_prompts: int, length: int, seed: int) -> torch.Tensor:

@@ -185,7 +185,8 @@ def _one_line(entry: dict[str, Any]) -> str:
     return f"{mark} {entry['name']:<28} {entry['seconds']:>7.1f} s{missed}{error}"
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A recorded figure as the reports show it (floats to 4 significant digits)."""
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
@@ -205,7 +206,7 @@ def write_report(report: dict[str, Any], out: Path) -> None:
     ]
     for nb in report["notebooks"]:
         figures = "<br>".join(
-            f"{k} = {_fmt(v)}" + (f" (target {nb['targets'][k]})" if k in nb["targets"] else "")
+            f"{k} = {format_value(v)}" + (f" (target {nb['targets'][k]})" if k in nb["targets"] else "")
             for k, v in nb["metrics"].items()
         )
         status = nb["status"] + (f": {nb['error'].splitlines()[0]}" if nb.get("error") else "")

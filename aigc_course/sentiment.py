@@ -203,7 +203,7 @@ def build_net(arch: str, input_size: int, cfg: Mapping[str, Any]) -> nn.Module:
 
 def checkpoint_path(name: str, cfg: Mapping[str, Any]) -> Path:
     """Where :func:`~aigc_course.training.load_or_train` keeps ``name``'s finished checkpoint for ``cfg``."""
-    return paths.checkpoint_dir() / f"{name}-{training.config_hash({'name': name, **dict(cfg)})}.pt"
+    return training.checkpoint_path(name, cfg)
 
 
 def _from_checkpoint(name: str, arch: str, cfg: Mapping[str, Any], device: torch.device) -> SentimentModel | None:

@@ -29,7 +29,6 @@ import scipy.sparse as sp
 import torch
 
 PAD, UNK = "<pad>", "<unk>"
-PLACEHOLDERS = ("<url>", "<ticker>", "<user>", "<num>")
 
 _TOKEN = re.compile(
     r"""(?P<url>https?://\S+|www\.\S+)

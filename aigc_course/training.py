@@ -129,6 +129,18 @@ class Trained:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def checkpoint_path(name: str, config: Mapping[str, Any], folder: str | os.PathLike[str] | None = None) -> Path:
+    """Where :func:`load_or_train` keeps ``name``'s finished checkpoint for ``config``:
+    ``<folder>/<name>-<config hash>.pt`` (folder: the checkpoint folder by default)."""
+    folder = Path(folder) if folder else paths.checkpoint_dir()
+    return folder / f"{name}-{config_hash({'name': name, **dict(config)})}.pt"
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (``requires_grad``: what the optimizer updates)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def load_or_train(
     name: str,
     config: Mapping[str, Any],
@@ -145,10 +157,8 @@ def load_or_train(
     ``session.save(epoch, *optimizers)`` after each epoch and may return extra JSON-able
     information to store. The checkpoint file is ``<folder>/<name>-<config hash>.pt``.
     """
-    folder = Path(folder) if folder else paths.checkpoint_dir()
-    key = config_hash({"name": name, **dict(config)})
-    final = folder / f"{name}-{key}.pt"
-    partial = folder / f"{name}-{key}.partial.pt"
+    final = checkpoint_path(name, config, folder)
+    partial = final.with_suffix(".partial.pt")
     model = build(config)
     if device is not None:
         model.to(device)

@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import paths
 from ..course import CHAPTER_MAP, ChapterInfo
+from ..runner import format_value
 from . import render, templates, web
 
 CSS = """
@@ -39,12 +40,6 @@ code { font-size: 13px; }
 """
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def _flat(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     rows = []
     for key, value in metrics.items():
@@ -62,9 +57,10 @@ def _figures_cell(entry: Mapping[str, Any]) -> str:
     for name, condition in targets.items():
         value = metrics.get(name, "—")
         cls = "missed" if name in missed else "ok"
-        targeted.append(f'<code>{html.escape(name)}</code> = <span class="{cls}">{html.escape(_fmt(value))}</span>'
+        shown = html.escape(format_value(value))
+        targeted.append(f'<code>{html.escape(name)}</code> = <span class="{cls}">{shown}</span>'
                         f" (target {html.escape(str(condition))})")
-    others = [f"<code>{html.escape(k)}</code> = {html.escape(_fmt(v))}"
+    others = [f"<code>{html.escape(k)}</code> = {html.escape(format_value(v))}"
               for k, v in _flat(metrics) if k not in targets]
     parts = ["<br>".join(targeted)] if targeted else []
     if others:

@@ -138,7 +138,8 @@ def train_classifier(profile: str | None = None, *, device: torch.device | None 
 
 @torch.no_grad()
 def _batched(fn, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    device = next(fn.__self__.parameters()).device if hasattr(fn, "__self__") else torch.device("cpu")
+    owner = getattr(fn, "__self__", fn)  # a module, or a bound method of one (e.g. model.features)
+    device = next(owner.parameters()).device if isinstance(owner, nn.Module) else torch.device("cpu")
     return torch.cat([fn(x[i: i + batch].to(device)).cpu() for i in range(0, len(x), batch)])
 
 

@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..training import count_parameters  # noqa: F401  (re-exported: chapter 06 calls diffusion.count_parameters)
+
 
 # --------------------------------------------------------------------------------------------
 # The noise schedule
@@ -206,6 +208,3 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

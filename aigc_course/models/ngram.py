@@ -17,9 +17,9 @@ size, ``B`` number of contexts.
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from ..metrics.text import perplexity  # noqa: F401  (re-exported: chapter 07 calls ngram.perplexity)
 
 SMOOTHINGS = ("add_k", "kneser_ney")
 MIN_DISCOUNT = 0.05
@@ -197,6 +197,3 @@ def choose_k(train_ids: torch.Tensor, order: int, vocab_size: int, ks: tuple[flo
     return best, scores
 
 
-def perplexity(nats: float) -> float:
-    """``exp(nats)``: the effective number of equally likely choices per character."""
-    return math.exp(nats)

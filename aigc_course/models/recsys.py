@@ -225,7 +225,7 @@ class TextHistoryRecommender(nn.Module):
     def item_vectors(self) -> torch.Tensor:
         """The item space (I, d)."""
         with torch.no_grad():
-            return self.vectors(torch.arange(self.n_items))
+            return self.vectors(torch.arange(self.n_items, device=self.text.device))
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..training import count_parameters  # noqa: F401  (re-exported for chapter 09)
+
 PAD_ID = 0
 
 
@@ -155,6 +157,3 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
 """Architecture name → class (the names used in the profile table and in checkpoints)."""
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import audio as ac_audio
+from ..training import count_parameters
 
 # --------------------------------------------------------------------------------------------
 # Text front end
@@ -682,22 +683,11 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -
     return ((pred - target).abs() * mask).sum() / (mask.sum() * pred.shape[1]).clamp(min=1)
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the valid frames: ``(B, n_mels, T)`` each, ``lengths`` ``(B,)``."""
-    mask = length_mask(lengths, target.shape[-1]).unsqueeze(1).to(pred.dtype)
-    return ((pred - target) ** 2 * mask).sum() / (mask.sum() * pred.shape[1]).clamp(min=1)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 __all__ = [
     "DIGIT_WORDS", "SYMBOLS", "UnsupportedTextError", "normalize_text", "digits_to_text", "text_to_digits",
     "encode_text", "decode_ids", "prepare_clip", "clips_by_digit", "concatenate", "char_durations", "TTSUtterance",
     "make_utterance", "utterance_log_mel", "heldout_sequences", "sample_digits", "Batch", "collate", "sample_batch",
     "mel_statistics", "length_mask", "length_regulate", "DurationTTS", "LocationSensitiveAttention", "Tacotron",
     "pad_to_multiple", "stop_targets", "guided_attention_weights", "guided_attention_loss", "masked_l1",
-    "masked_mse", "count_parameters",
+    "count_parameters",
 ]

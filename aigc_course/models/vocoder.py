@@ -57,9 +57,6 @@ class Generator(nn.Module):
         super().__init__()
         self.register_buffer("mel_mean", torch.tensor(float(mel_mean)))
         self.register_buffer("mel_std", torch.tensor(float(mel_std)))
-        self.hop = 1
-        for u in upsample:
-            self.hop *= u
         self.pre = weight_norm(nn.Conv1d(n_mels, channels, 7, padding=3))
         self.ups = nn.ModuleList()
         self.blocks = nn.ModuleList()
@@ -78,6 +75,17 @@ class Generator(nn.Module):
         return torch.tanh(self.post(F.leaky_relu(x, LRELU)))
 
 
+def _conv_stack(convs: nn.ModuleList, out: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Leaky-ReLU conv stack, then ``out``: (flat score map ``(B, N)``, each layer's output for feature matching)."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU)
+        feats.append(x)
+    x = out(x)
+    feats.append(x)
+    return x.flatten(1), feats
+
+
 class PeriodDiscriminator(nn.Module):
     """One sub-discriminator of the multi-period discriminator: waveform ``(B, 1, S)`` → (score map, features)."""
 
@@ -93,14 +101,7 @@ class PeriodDiscriminator(nn.Module):
         b, c, s = x.shape
         if s % self.period:
             x = F.pad(x, (0, self.period - s % self.period), mode="reflect")
-        x = x.view(b, c, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU)
-            feats.append(x)
-        x = self.out(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _conv_stack(self.convs, self.out, x.view(b, c, -1, self.period))
 
 
 class ScaleDiscriminator(nn.Module):
@@ -116,13 +117,7 @@ class ScaleDiscriminator(nn.Module):
         self.out = weight_norm(nn.Conv1d(chans[-1], 1, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU)
-            feats.append(x)
-        x = self.out(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _conv_stack(self.convs, self.out, x)
 
 
 class Discriminators(nn.Module):
