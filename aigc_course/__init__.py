@@ -12,6 +12,7 @@ except PackageNotFoundError:  # running from a checkout without installing
     __version__ = "0.1.0+local"
 
 from . import (
+    claims,
     config,
     conventions,
     course,
@@ -27,11 +28,13 @@ from . import (
     viz_classify,
     widgets,
 )
+from .claims import claim
 from .config import setup
 from .report import record
 from .viz import show_source
 
 __all__ = [
-    "config", "conventions", "course", "datasets", "doctor", "exercises", "metrics", "models", "paths", "record",
+    "claim", "claims", "config", "conventions", "course", "datasets", "doctor", "exercises", "metrics", "models",
+    "paths", "record",
     "report", "setup", "show_source", "training", "viz", "viz_classify", "widgets", "__version__",
 ]

@@ -279,6 +279,9 @@ def setup(
         torch.set_num_threads(int(spec.hparams(prof)["torch_threads"]))  # tiny models: fewer threads, less overhead
     run = Run(stem, prof, dev, seed, spec.hparams(prof), spec.targets_for(prof))
     _CURRENT = run
+    from . import claims  # the claims of a previous setup() in this process belong to another run
+
+    claims.reset()
     if not quiet:
         import aigc_course
 
@@ -342,7 +345,7 @@ register(
     ChapterSpec(
         stem="00_welcome",
         title="Welcome & setup",
-        base={"demo_points": 2000, "mle_lr": 0.05, "mle_steps": 600},
+        base={"demo_points": 2000, "mle_lr": 0.05, "mle_steps": 600, "gap_halfwidth": 0.8},
         profiles={"smoke": {"demo_points": 200, "mle_steps": 300}},
         targets={
             profile: {"mle_abs_err": "< 1e-3", "heldout_ll_gaussian": "< heldout_ll_true_mixture"}
@@ -397,10 +400,13 @@ register(
             "check_n": 64, "check_k": 5, "check_d": 3, "logit_scale": 3.0, "big_logit": 1000.0,
             "logit_range": 10.0, "smoothing": 0.1, "smoothing_steps": 2000, "smoothing_lr": 1.0,
             "blob_n": 500, "blob_shift": 2.0, "test_seed_offset": 1000, "wrong_logit": 10.0,
-            "recovery_steps": 200, "recovery_lr": 0.5,
+            "recovery_steps": 2000, "recovery_lr": 0.5,
+            "kl_pairs": 1000, "kl_lr": 0.05, "kl_fit_steps": 1500, "kl_ring_std": 0.2, "kl_samples": 20000,
+            "kl_mc": 200_000, "kl_grid": 561, "kl_grid_lim": 7.0,
         },
         profiles={
-            "smoke": {"smoothing_steps": 100, "blob_n": 100, "recovery_steps": 20},
+            "smoke": {"smoothing_steps": 100, "blob_n": 100, "recovery_steps": 20, "kl_fit_steps": 100,
+                      "kl_samples": 2000, "kl_mc": 20000, "kl_grid": 241},
         },
         targets={
             profile: {
@@ -435,13 +441,14 @@ register(
             "ring_std": 0.05, "ring_latent": 2, "ring_hidden": 64, "ring_depth": 3, "ring_steps": 4000,
             "r1_gamma": 0.1,
             "eval_samples": 2000, "n_sigma": 3.0, "min_share": 0.25,
-            "collapse_steps": 1000, "collapse_g_steps": 5,
+            "collapse_steps": 1000, "collapse_g_steps": 5, "collapse_seeds": 2,
             "linear_steps": 1500, "broken_steps": 300, "zero_grad_steps": 200, "zero_grad_lr": 0.1,
+            "plot_ylim_1d": 1.3, "scan_std": 0.3, "scan_max_shift": 4.0, "scan_points": 41,
         },
         profiles={
             "smoke": {"grid_points": 1001, "dstar_steps": 200, "gan1d_steps": 60, "sat_demo_steps": 30,
-                      "ring_steps": 150, "collapse_steps": 40, "linear_steps": 60, "broken_steps": 30,
-                      "zero_grad_steps": 30, "eval_samples": 400},
+                      "ring_steps": 150, "collapse_steps": 40, "collapse_seeds": 1, "linear_steps": 60,
+                      "broken_steps": 30, "zero_grad_steps": 30, "eval_samples": 400},
             "full": {"gan1d_steps": 3000, "ring_steps": 8000, "collapse_steps": 2000, "linear_steps": 3000},
         },
         targets={
@@ -466,27 +473,39 @@ register(
         stem="06_diffusion",
         title="Diffusion and flow matching",
         base={
-            "schedule": "cosine", "T": 400, "check_images": 256,
-            "channels": (16, 32, 64), "blocks": 1, "emb_dim": 128, "num_classes": 10,
-            "batch_size": 128, "lr": 2e-3, "warmup": 50, "train_steps": 700, "ckpt_every": 50,
+            "schedule": "cosine", "T": 400, "check_images": 256, "check_groups": 16,
+            # the 2-D toy (§4, §5, §10): the ring of chapter 03
+            "toy_T": 100, "toy_ring_std": 0.05, "toy_points": 20000, "toy_hidden": 128, "toy_depth": 3,
+            "toy_lr": 2e-3, "toy_steps": 2000, "toy_batch": 512, "toy_eval": 2000, "toy_n_sigma": 3.0,
+            "toy_quiver": 21, "toy_paths": 40, "toy_euler_steps": 10,
+            # MNIST: one UNet on 2x2 pixel blocks, trained with the same budget for ε-prediction and flow matching
+            "channels": (32, 64), "blocks": 1, "emb_dim": 128, "num_classes": 10, "patch": 2,
+            "batch_size": 64, "lr": 2e-3, "warmup": 50, "train_steps": 900, "ckpt_every": 100,
             "p_uncond": 0.1, "ema_decay": 0.995, "train_limit": None,
             "ddim_steps": 10, "ddim_eta": 1.0, "guidance": 3.0, "sample_batch": 500, "n_save": 2000,
-            "ancestral_images": 10, "demo_steps": (5, 10, 20), "demo_guidance": (0.0, 1.0, 3.0),
+            "cfg_sweep": (0.0, 1.0, 3.0, 5.0), "compare_steps": (5, 10, 20), "compare_n": 300,
+            "ancestral_images": 10, "demo_steps": (5, 10, 20), "demo_guidance": (0.0, 1.0, 5.0),
         },
         profiles={
-            "smoke": {"T": 50, "check_images": 16, "channels": (8, 16, 16), "emb_dim": 32, "batch_size": 16,
+            "smoke": {"T": 50, "check_images": 16, "check_groups": 4, "toy_T": 20, "toy_points": 2000,
+                      "toy_steps": 30, "toy_eval": 400, "toy_paths": 8, "toy_quiver": 9,
+                      "channels": (8, 16), "emb_dim": 32, "batch_size": 16,
                       "train_steps": 10, "ckpt_every": 5, "warmup": 5, "train_limit": 2000, "ddim_steps": 3,
-                      "n_save": 1000, "ancestral_images": 4, "demo_steps": (2, 3),
-                      "demo_guidance": (0.0, 3.0)},
-            "full": {"T": 1000, "channels": (64, 128, 128), "blocks": 2, "train_steps": 12000, "ckpt_every": 1000,
-                     "lr": 1e-3, "ema_decay": 0.999, "ddim_steps": 50, "guidance": 2.0, "n_save": 10000},
+                      "n_save": 300, "ancestral_images": 4, "demo_steps": (2, 3), "demo_guidance": (0.0,),
+                      "cfg_sweep": (0.0, 3.0), "compare_steps": (2, 3), "compare_n": 50},
+            "full": {"T": 1000, "channels": (64, 128), "blocks": 2, "train_steps": 12000, "ckpt_every": 1000,
+                     "batch_size": 128, "lr": 1e-3, "ema_decay": 0.999, "ddim_steps": 50, "guidance": 2.0,
+                     "cfg_sweep": (0.0, 1.0, 2.0, 3.0, 5.0), "compare_steps": (10, 25, 50), "compare_n": 2000,
+                     "n_save": 10000, "toy_steps": 5000},
         },
         targets={
-            "fast": {"forward_closed_form_max_err": "< 0.02", "diffusion_cond_accuracy": ">= 0.85"},
-            "full": {"forward_closed_form_max_err": "< 0.02", "diffusion_cond_accuracy": ">= 0.97"},
+            profile: {"forward_closed_form_max_err": "< 0.02", "forward_closed_form_max_z": "< 4.5",
+                      "tweedie_max_err": "< 1e-9", "toy2d_modes_covered": ">= 7",
+                      "diffusion_cond_accuracy": accuracy, "flow_matching_cond_accuracy": accuracy}
+            for profile, accuracy in (("fast", ">= 0.85"), ("full", ">= 0.97"))
         },
         datasets=("mnist",),
-        minutes={"smoke": 0.3, "fast": 6, "full": 10},  # fast: 259 s alone, 331 s in a full course run
+        minutes={"smoke": 0.5, "fast": 6, "full": 10},
     )
 )
 
@@ -499,7 +518,8 @@ register(
             "train_limit": None, "mlp_hidden": 256, "mlp_depth": 2, "mlp_steps": 1500, "broken_steps": 100,
             "channels": 32, "embed_dim": 16, "dcgan_steps": 1500, "cgan_steps": 1500,
             "chunk_steps": 100, "snapshot_fracs": (0.0, 0.1, 0.3, 1.0), "smooth": 25, "grid_n": 32,
-            "interp_rows": 4, "interp_steps": 10, "style_cols": 8, "widget_samples": 8, "save_samples": 2000,
+            "interp_rows": 3, "interp_steps": 10, "norm_pairs": 1000, "style_cols": 8, "widget_samples": 8,
+            "save_samples": 2000, "timing_repeats": 3, "ones_probe": 800,
         },
         profiles={
             "smoke": {"train_limit": 2000, "mlp_steps": 20, "broken_steps": 5, "channels": 8, "dcgan_steps": 20,
@@ -528,7 +548,7 @@ register(
             "latent2_epochs": 2, "manifold_n": 20, "interp_steps": 10,
             "betas": (0.25, 0.5, 1.0, 2.0, 4.0), "beta_epochs": 1, "beta_train_limit": 20_000, "beta_lr": 1e-3,
             "beta_samples": 8,
-            "iwae_k": 50, "iwae_images": 500, "save_samples": 2000,
+            "iwae_k": 50, "iwae_images": 500, "save_samples": 2000, "inactive_kl": 0.01,
         },
         profiles={
             "smoke": {"kl_mc_samples": 50_000, "grad_var_samples": 2000, "grad_var_dims": (1, 4, 16),

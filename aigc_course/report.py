@@ -1,7 +1,8 @@
 """``record(metrics)``: the last cell of every notebook writes its figures for the course runner.
 
 The file ``<build>/metrics/<notebook>.json`` holds ``{"notebook", "profile", "device", "metrics",
-"targets", "missed", "recorded"}``. The runner reads it back into ``build/report.json``.
+"targets", "missed", "claims", "recorded"}`` (``claims``: the sentences the notebook checked with
+:func:`aigc_course.claim`). The runner reads it back into ``build/report.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import config, paths
+from . import claims, config, paths
 
 
 def _plain(value: Any) -> Any:
@@ -39,6 +40,21 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"record() cannot store a {type(value).__name__}; give numbers, bools or strings")
 
 
+class Record(dict):
+    """What :func:`record` returns: the written entry (a plain ``dict``) whose echo under a notebook's last cell is
+    one line, not the whole JSON (``print(entry)`` or ``dict(entry)`` shows everything)."""
+
+    def __repr__(self) -> str:
+        claims = self.get("claims") or []
+        held = sum(bool(c.get("holds")) for c in claims)
+        return (f"<record of {len(self.get('metrics', {}))} figures for {self.get('notebook')} "
+                f"({self.get('profile')}); missed targets: {', '.join(self.get('missed', [])) or 'none'}; "
+                f"{held} of {len(claims)} claims held>")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython's display of a cell's last value
+        printer.text(repr(self))
+
+
 def record(
     metrics: Mapping[str, Any],
     *,
@@ -46,7 +62,7 @@ def record(
     profile: str | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     quiet: bool = False,
-) -> dict[str, Any]:
+) -> Record:
     """Write this notebook's figures, compare them with the chapter's targets, and print a table.
 
     ``notebook`` and ``profile`` default to the last :func:`aigc_course.setup` call; the runner
@@ -67,6 +83,7 @@ def record(
         "metrics": values,
         "targets": targets,
         "missed": missed,
+        "claims": claims.claims(),
         "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     folder = Path(out_dir) if out_dir else paths.build_dir() / "metrics"
@@ -76,13 +93,15 @@ def record(
     tmp.write_text(json.dumps(entry, indent=2, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, target)
     if not quiet:
-        print(f"recorded {len(values)} figures for {name} ({prof}) → {target}")
+        checked = entry["claims"]
+        print(f"recorded {len(values)} figures for {name} ({prof}) → {target}"
+              + (f"; {sum(c['holds'] for c in checked)} of {len(checked)} claims held" if checked else ""))
         for key, value in values.items():
             mark = ""
             if key in targets:
                 mark = f"   target {targets[key]}: " + ("MISSED" if key in missed else "met")
             print(f"  {key:<36} {value!s:<14}{mark}")
-    return entry
+    return Record(entry)
 
 
 def read_record(name: str, folder: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
