@@ -58,8 +58,41 @@ def test_save_samples_writes_the_grader_format(isolated):
 
 def test_judge_refuses_too_few_samples():
     judge = image.ImageJudge(image.MNISTClassifier(4, 8), 0.99, n=50, k=3, real_test=torch.randn(50, 8),
-                             fid_floor=0.0)
+                             fid_floor=0.0, reference_index=torch.arange(50), floor_train_index=torch.arange(50),
+                             real_train=torch.randn(50, 8))
     with pytest.raises(ValueError, match="at least 50"):
         judge.score(torch.rand(10, 28, 28))
     scores = judge.score(torch.rand(60, 28, 28), labels=torch.zeros(60))
     assert set(scores) == {"fid", "precision", "recall", "cond_accuracy"}
+    # a smaller n for a cheaper comparison within one experiment: its own reference prefix and floor
+    small = judge.score(torch.rand(20, 28, 28), n=20)
+    assert set(small) == {"fid", "precision", "recall"}
+    assert judge.floor(20) == pytest.approx(image.frechet_distance(judge.real_train[:20], judge.real_test[:20]))
+    assert judge.floor() == judge.fid_floor
+    with pytest.raises(ValueError, match="between 1"):
+        judge.score(torch.rand(60, 28, 28), n=100)
+
+
+def test_probes_never_reuse_the_reference_or_the_floor_sample(monkeypatch):
+    """The sanity probes of chapter 04 are random real images disjoint from what the metrics already use."""
+    images = {"test": torch.arange(250).view(250, 1, 1).expand(250, 28, 28).to(torch.uint8),  # pixel = index
+              "train": torch.arange(200).view(200, 1, 1).expand(200, 28, 28).to(torch.uint8)}
+    labels = {"test": torch.arange(250) % 10, "train": torch.arange(200) % 10}
+    monkeypatch.setattr(image, "load_mnist", lambda split: (images[split], labels[split]))
+    judge = image.ImageJudge(image.MNISTClassifier(4, 8), 0.99, n=50, k=3, real_test=torch.randn(50, 8),
+                             fid_floor=0.0, reference_index=torch.arange(0, 100, 2), floor_train_index=torch.arange(50),
+                             real_train=torch.randn(50, 8))
+    probe, probe_labels = judge.probe(seed=3)
+    ids = probe[:, 0, 0].long()
+    assert len(ids) == 50 and len(set(ids.tolist())) == 50
+    assert not set(ids.tolist()) & set(judge.reference_index.tolist())
+    assert torch.equal(probe_labels, ids % 10)
+    assert not torch.equal(ids, judge.probe(seed=4)[0][:, 0, 0].long())  # random, not an ordered slice
+    low, low_labels = judge.probe(20, classes=range(5))
+    assert (low_labels < 5).all() and not set(low[:, 0, 0].tolist()) & set(judge.reference_index.tolist())
+    train_ids = judge.probe(40, split="train")[0][:, 0, 0].long()
+    assert train_ids.min() >= 50  # the floor's sample is training images 0..49
+    with pytest.raises(ValueError, match="only"):
+        judge.probe(1000)
+    with pytest.raises(ValueError, match="split"):
+        judge.probe(10, split="valid")

@@ -20,6 +20,7 @@ in [0, 1] (or [-1, 1] with ``symmetric=True``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,30 +206,72 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
 class ImageJudge:
     """The cached classifier plus real-data features, ready to score generated digits.
 
-    ``n`` is the fixed sample count for every comparison (the floor uses n train and n test images).
+    ``n`` is the fixed sample count for every comparison. The **reference** is a random ``n`` of the 10,000
+    test images (``reference_index``); the **floor** is the Fréchet distance between it and a random ``n``
+    training images (``floor_train_index``). :meth:`probe` draws real images that are in neither, so a sanity
+    check on real data never scores a reference image against itself.
     """
 
     model: MNISTClassifier
     test_accuracy: float
     n: int
     k: int
-    real_test: torch.Tensor  # (n, F) features of the first n test images
+    real_test: torch.Tensor  # (n, F) features of the reference test images
     fid_floor: float
+    reference_index: torch.Tensor  # (n,) indices into the test set
+    floor_train_index: torch.Tensor  # (n,) indices into the training set
+    real_train: torch.Tensor  # (n, F) features of the floor's training images
 
     def score(self, images: torch.Tensor | np.ndarray, labels: torch.Tensor | None = None, *,
-              symmetric: bool = False) -> dict[str, float]:
+              symmetric: bool = False, n: int | None = None) -> dict[str, float]:
         """``{"fid", "precision", "recall"}`` (+ ``"cond_accuracy"`` when ``labels`` are given) of the
-        first ``n`` images; raises if fewer than ``n`` are passed, so all models are compared alike."""
+        first ``n`` images; raises if fewer than ``n`` are passed, so all models are compared alike.
+
+        ``n`` (default: the judge's ``n``) may be smaller, for a cheaper comparison *within* one experiment: the
+        first ``n`` reference images are then the reference. Fréchet distances grow as ``n`` shrinks, so numbers
+        at different ``n`` are not comparable (:meth:`floor` gives the floor at that ``n``).
+        """
+        n = self.n if n is None else n
+        if not 0 < n <= self.n:
+            raise ValueError(f"n must be between 1 and the judge's {self.n}; got {n}")
         x = to_unit(images, symmetric=symmetric)
-        if len(x) < self.n:
-            raise ValueError(f"score() needs at least {self.n} images (the fixed sample count); got {len(x)}")
-        x = x[: self.n]
-        fake = features(self.model, x)
-        precision, recall = precision_recall(self.real_test, fake, self.k)
-        out = {"fid": frechet_distance(fake, self.real_test), "precision": precision, "recall": recall}
+        if len(x) < n:
+            raise ValueError(f"score() needs at least {n} images (the fixed sample count); got {len(x)}")
+        x = x[:n]
+        fake, real = features(self.model, x), self.real_test[:n]
+        precision, recall = precision_recall(real, fake, self.k)
+        out = {"fid": frechet_distance(fake, real), "precision": precision, "recall": recall}
         if labels is not None:
-            out["cond_accuracy"] = conditional_accuracy(self.model, x, torch.as_tensor(labels)[: self.n])
+            out["cond_accuracy"] = conditional_accuracy(self.model, x, torch.as_tensor(labels)[:n])
         return out
+
+    def floor(self, n: int | None = None) -> float:
+        """The real-vs-real Fréchet distance at sample count ``n`` (``fid_floor`` at the judge's ``n``)."""
+        n = self.n if n is None else n
+        return self.fid_floor if n == self.n else frechet_distance(self.real_train[:n], self.real_test[:n])
+
+    def probe(self, n: int | None = None, *, split: str = "test", classes: Sequence[int] | None = None,
+              seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """A random sample of ``n`` (default: the judge's ``n``) real images that the metrics have not used.
+
+        ``split="test"``: test images outside the reference (the judge never trained on them);
+        ``split="train"``: training images outside the floor's sample (the judge *did* train on them).
+        ``classes`` keeps only those digits. Returns uint8 images ``(n, 28, 28)`` and labels ``(n,)``.
+        """
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+        n = self.n if n is None else n
+        images, labels = load_mnist(split)
+        used = self.reference_index if split == "test" else self.floor_train_index
+        keep = torch.ones(len(images), dtype=torch.bool)
+        keep[used] = False
+        if classes is not None:
+            keep &= torch.isin(labels, torch.as_tensor(list(classes)))
+        pool = keep.nonzero().squeeze(1)
+        if len(pool) < n:
+            raise ValueError(f"only {len(pool)} unused {split} images match; asked for {n}")
+        pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
+        return images[pick], labels[pick]
 
 
 def conditional_accuracy(model: MNISTClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -237,7 +280,7 @@ def conditional_accuracy(model: MNISTClassifier, images: torch.Tensor, labels: t
 
 
 def image_judge(profile: str | None = None, *, device: torch.device | None = None) -> ImageJudge:
-    """Train or load the classifier and precompute the real features and the FID floor."""
+    """Train or load the classifier and precompute the reference features and the FID floor."""
     prof = config.resolve_profile(profile)
     hp = config.component("mnist_classifier", prof)
     model, acc = train_classifier(prof, device=device)
@@ -245,9 +288,12 @@ def image_judge(profile: str | None = None, *, device: torch.device | None = Non
     test_images, _ = load_mnist("test")
     train_images, _ = load_mnist("train")
     g = torch.Generator().manual_seed(0)
-    real_test = features(model, to_unit(test_images[torch.randperm(len(test_images), generator=g)[:n]]))
-    real_train = features(model, to_unit(train_images[torch.randperm(len(train_images), generator=g)[:n]]))
-    return ImageJudge(model, acc, n, hp.k, real_test, frechet_distance(real_train, real_test))
+    reference = torch.randperm(len(test_images), generator=g)[:n]
+    floor_train = torch.randperm(len(train_images), generator=g)[:n]
+    real_test = features(model, to_unit(test_images[reference]))
+    real_train = features(model, to_unit(train_images[floor_train]))
+    return ImageJudge(model, acc, n, hp.k, real_test, frechet_distance(real_train, real_test), reference,
+                      floor_train, real_train)
 
 
 def save_samples(model_name: str, images: torch.Tensor | np.ndarray, labels: torch.Tensor | None = None, *,
