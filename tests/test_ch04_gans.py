@@ -87,3 +87,18 @@ def test_one_gan_step_trains_both_players():
     opt_g.step()
     assert any(not torch.equal(a, b) for a, b in zip(g0, G.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(d0, D.parameters()))
+
+
+def test_spectral_norm_discriminator_bounds_every_layer_and_drops_batchnorm():
+    torch.manual_seed(0)
+    D = gan.DCDiscriminator(channels=8, num_classes=10, spectral_norm=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    D.train()
+    for _ in range(30):  # power iteration converges over forward passes in training mode
+        D(torch.randn(4, 1, 28, 28), torch.arange(4))
+    for layer in (D.features[0], D.features[2], D.head):
+        weight = layer.weight.flatten(1)  # the normalised weight, as a (out, in * k * k) matrix
+        assert torch.linalg.matrix_norm(weight, ord=2).item() == pytest.approx(1.0, abs=0.02)
+    plain = gan.DCDiscriminator(channels=8)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert D(torch.randn(3, 1, 28, 28), torch.tensor([1, 2, 3])).shape == (3, 1)

@@ -81,3 +81,28 @@ def test_unet_starts_at_zero_and_depends_on_time_and_class():
 
 def test_unet_parameter_count_is_small():
     assert diffusion.count_parameters(diffusion.UNet(channels=(16, 32, 64))) < 1_000_000
+
+
+def test_patch_unet_folds_pixels_and_keeps_each_block_local():
+    """patch=2 works on 14 x 14 x 4 and returns the input's shape; pixel (un)shuffle is an exact round trip."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.equal(torch.nn.functional.pixel_shuffle(torch.nn.functional.pixel_unshuffle(x, 2), 2), x)
+    net = diffusion.UNet(channels=(8, 16), emb_dim=32, patch=2)
+    assert net.conv_in.in_channels == 4 and net.conv_out.out_channels == 4
+    assert torch.all(net(x, torch.tensor([1, 2, 3])) == 0)  # still starts at zero
+    for p in net.parameters():
+        if p.dim() > 1 and p.abs().sum() == 0:
+            torch.nn.init.normal_(p, std=0.1)
+    out = net(x, torch.tensor([1, 2, 3]), torch.tensor([0, 4, 10]))
+    assert out.shape == x.shape
+    with pytest.raises(RuntimeError):
+        net(torch.randn(1, 1, 27, 27), torch.tensor([1]))  # 27 is not divisible by the patch
+
+
+def test_toynet_maps_points_and_times_to_points():
+    net = diffusion.ToyNet(dim=2, hidden=16, depth=2, emb_dim=8)
+    out = net(torch.randn(5, 2), torch.tensor([0, 1, 2, 3, 999]))
+    assert out.shape == (5, 2)
+    x = torch.randn(1, 2).repeat(2, 1)
+    assert not torch.allclose(*net(x, torch.tensor([1, 500])))  # the time enters the prediction

@@ -15,6 +15,7 @@ GANs", and Srivastava et al. 2017, "VEEGAN"):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -36,7 +37,7 @@ class ModeCoverage:
     def summary(self) -> str:
         k = len(self.counts)
         return (f"{self.modes_covered}/{k} modes covered · {self.high_quality_frac:.1%} high-quality samples · "
-                f"per mode {self.counts.tolist()} (covered when >= {self.threshold:.0f})")
+                f"per mode {self.counts.tolist()} (covered when >= {math.ceil(self.threshold)})")
 
 
 def nearest_centre(samples: torch.Tensor, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

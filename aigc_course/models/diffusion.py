@@ -1,19 +1,21 @@
 """Diffusion building blocks: the noise schedule of DDPM and a small class-conditional UNet.
 
-Chapter 06 trains :class:`UNet` to predict the noise ``ε`` that the forward process added, and writes
-the training step and the samplers (ancestral DDPM, DDIM, classifier-free guidance) in the notebook,
+Chapter 06 trains :class:`UNet` to predict the noise ``ε`` that the forward process added (and, for flow
+matching, a velocity), and writes the training steps and the samplers (ancestral DDPM, DDIM, Euler,
+classifier-free guidance) in the notebook,
 where the student reads the update equations. This module holds only the reusable parts:
 
 - :class:`NoiseSchedule` — ``β_t``, ``α_t = 1 − β_t`` and ``ᾱ_t = ∏_{s≤t} α_s`` for ``t = 0 … T−1``
   (0-based: index ``t`` is the paper's step ``t + 1``), with the closed-form forward sample
   ``x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε``;
 - :func:`timestep_embedding` — the sinusoidal embedding of the (integer or real) time step;
-- :class:`UNet` — 28 → 14 → 7 encoder/decoder with skip connections, GroupNorm + SiLU residual blocks,
-  and the time embedding plus a class embedding (with an extra *null* class for classifier-free
-  guidance) added inside every block.
+- :class:`UNet` — an encoder/decoder with skip connections (28 → 14 → 7, or 14 → 7 after folding 2 × 2 pixel
+  blocks into channels), GroupNorm + SiLU residual blocks, and the time embedding plus a class embedding (with an
+  extra *null* class for classifier-free guidance) added inside every block;
+- :class:`ToyNet` — the same idea as an MLP for 2-D toy data.
 
 Images are ``(N, C, H, W)`` scaled to [-1, 1]; ``H`` and ``W`` must be divisible by
-``2 ** (len(channels) - 1)``.
+``patch · 2 ** (len(channels) - 1)``.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ class ResBlock(nn.Module):
         self.emb = nn.Linear(emb_dim, c_out)
         self.norm2 = nn.GroupNorm(_groups(c_out), c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
-        nn.init.zeros_(self.conv2.weight)  # each block starts as the identity: stable early training
+        nn.init.zeros_(self.conv2.weight)  # each block starts as its skip path (the identity when c_in == c_out)
         nn.init.zeros_(self.conv2.bias)
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
@@ -143,12 +145,17 @@ class UNet(nn.Module):
     - ``x`` ``(N, in_channels, H, W)``, ``t`` ``(N,)`` integer or real time steps, ``y`` ``(N,)`` class
       indices in ``0 … num_classes``; the extra index ``num_classes`` (also used when ``y is None``) is the
       *null* class of classifier-free guidance. Returns ``(N, in_channels, H, W)``.
+    - ``patch`` > 1 folds each ``patch × patch`` block of pixels into channels first (``pixel_unshuffle``:
+      ``(N, C, H, W) → (N, C·patch², H/patch, W/patch)``) and unfolds the output at the end, so the network works
+      at a lower resolution: with ``patch=2`` a 28 × 28 digit becomes 14 × 14 × 4, and every level costs a quarter.
     """
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 64), blocks: int = 1,
-                 emb_dim: int = 128, num_classes: int = 10):
+                 emb_dim: int = 128, num_classes: int = 10, patch: int = 1):
         super().__init__()
         channels = tuple(channels)
+        self.patch = patch
+        in_channels = in_channels * patch * patch
         self.num_classes = num_classes
         self.emb_dim = emb_dim
         self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
@@ -189,6 +196,8 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.embed(t, y)
+        if self.patch > 1:
+            x = F.pixel_unshuffle(x, self.patch)
         h = self.conv_in(x)
         skips = []
         blocks = iter(self.down)
@@ -205,6 +214,30 @@ class UNet(nn.Module):
                 h = next(blocks)(torch.cat([h, skips.pop()], dim=1), emb)
             if i < self.levels - 1:
                 h = self.upsample[i](h)
-        return self.conv_out(F.silu(self.norm_out(h)))
+        out = self.conv_out(F.silu(self.norm_out(h)))
+        return F.pixel_shuffle(out, self.patch) if self.patch > 1 else out
+
+
+class ToyNet(nn.Module):
+    """A small MLP for 2-D toy data (chapter 06's ring of Gaussians): ``(x_t, t) → ``(N, dim)`` output
+    (a noise, score or velocity estimate, whatever the loss asks for).
+
+    ``x`` ``(N, dim)`` and the sinusoidal embedding of ``t`` ``(N,)`` (integer steps or ``1000 · s`` for a
+    continuous time ``s``) are concatenated and pushed through ``depth`` SiLU layers of width ``hidden``.
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, emb_dim: int = 32):
+        super().__init__()
+        self.emb_dim = emb_dim
+        layers: list[nn.Module] = []
+        width = dim + emb_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.SiLU()]
+            width = hidden
+        layers.append(nn.Linear(width, dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, timestep_embedding(t, self.emb_dim)], dim=1))
 
 

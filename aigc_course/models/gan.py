@@ -242,23 +242,33 @@ class DCDiscriminator(nn.Module):
     logit ``(N, 1)`` = ``w·h + b`` [+ ``embed(label)·h`` when ``num_classes > 0``: the projection of
     Miyato & Koyama 2018, which asks "is this a real image *of this class*?"].
 
+    ``spectral_norm=True`` divides the weight of every layer (both convolutions, the head and the class
+    embedding) by an estimate of its largest singular value, refreshed by one power-iteration step per forward
+    pass in training mode (Miyato et al. 2018), and drops the BatchNorm, whose rescaling would undo the bound.
+
     >>> DCDiscriminator(channels=64)(torch.randn(5, 1, 28, 28)).shape
+    torch.Size([5, 1])
+    >>> DCDiscriminator(channels=8, spectral_norm=True)(torch.randn(5, 1, 28, 28)).shape
     torch.Size([5, 1])
     """
 
-    def __init__(self, *, channels: int = 64, num_classes: int = 0):
+    def __init__(self, *, channels: int = 64, num_classes: int = 0, spectral_norm: bool = False):
         super().__init__()
         self.num_classes = num_classes
+        self.spectral_norm = spectral_norm
+        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda module: module)
         c = channels
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2),  # 28 → 14
-            nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),  # 14 → 7
+            sn(nn.Conv2d(1, c, 4, 2, 1)), nn.LeakyReLU(0.2),  # 28 → 14
+            sn(nn.Conv2d(c, 2 * c, 4, 2, 1, bias=spectral_norm)),  # 14 → 7
+            nn.Identity() if spectral_norm else nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
             nn.Flatten(),
         )
-        self.head = nn.Linear(2 * c * 7 * 7, 1)
+        self.head = sn(nn.Linear(2 * c * 7 * 7, 1))
         self.embed = nn.Embedding(num_classes, 2 * c * 7 * 7) if num_classes else None
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, std=0.02)
+            self.embed = sn(self.embed)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         _check_labels(labels, self.num_classes, len(x))
