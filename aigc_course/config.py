@@ -402,11 +402,12 @@ register(
             "blob_n": 500, "blob_shift": 2.0, "test_seed_offset": 1000, "wrong_logit": 10.0,
             "recovery_steps": 2000, "recovery_lr": 0.5,
             "kl_pairs": 1000, "kl_lr": 0.05, "kl_fit_steps": 1500, "kl_ring_std": 0.2, "kl_samples": 20000,
+            "kl_fit_samples": 4000,
             "kl_mc": 200_000, "kl_grid": 561, "kl_grid_lim": 7.0,
         },
         profiles={
             "smoke": {"smoothing_steps": 100, "blob_n": 100, "recovery_steps": 20, "kl_fit_steps": 100,
-                      "kl_samples": 2000, "kl_mc": 20000, "kl_grid": 241},
+                      "kl_samples": 2000, "kl_fit_samples": 1000, "kl_mc": 20000, "kl_grid": 241},
         },
         targets={
             profile: {
@@ -417,7 +418,7 @@ register(
                 "stable_ce_max_err": "< 1e-9",
                 "label_smoothing_max_err": "< 1e-9",
                 "smoothing_gap_err": "< 1e-6",
-                "bce_recovery_test_accuracy": "> mse_recovery_test_accuracy",
+                "mse_steps_to_90": "> bce_steps_to_90",
             }
             for profile in ("fast", "full")
         },
@@ -464,7 +465,7 @@ register(
             for profile in ("fast", "full")
         },
         datasets=(),
-        minutes={"smoke": 0.5, "fast": 1.5, "full": 1.5},
+        minutes={"smoke": 0.5, "fast": 2, "full": 2},  # fast: 118 s alone, from empty checkpoints
     )
 )
 
@@ -473,18 +474,18 @@ register(
         stem="06_diffusion",
         title="Diffusion and flow matching",
         base={
-            "schedule": "cosine", "T": 400, "check_images": 256, "check_groups": 16,
+            "schedule": "cosine", "T": 400, "check_images": 256, "check_groups": 64,
             # the 2-D toy (§4, §5, §10): the ring of chapter 03
             "toy_T": 100, "toy_ring_std": 0.05, "toy_points": 20000, "toy_hidden": 128, "toy_depth": 3,
-            "toy_lr": 2e-3, "toy_steps": 2000, "toy_batch": 512, "toy_eval": 2000, "toy_n_sigma": 3.0,
+            "toy_lr": 2e-3, "toy_steps": 3000, "toy_batch": 512, "toy_eval": 2000, "toy_n_sigma": 3.0,
             "toy_quiver": 21, "toy_paths": 40, "toy_euler_steps": 10,
             # MNIST: one UNet on 2x2 pixel blocks, trained with the same budget for ε-prediction and flow matching
             "channels": (32, 64), "blocks": 1, "emb_dim": 128, "num_classes": 10, "patch": 2,
             "batch_size": 64, "lr": 2e-3, "warmup": 50, "train_steps": 900, "ckpt_every": 100,
             "p_uncond": 0.1, "ema_decay": 0.995, "train_limit": None,
             "ddim_steps": 10, "ddim_eta": 1.0, "guidance": 3.0, "sample_batch": 500, "n_save": 2000,
-            "cfg_sweep": (0.0, 1.0, 3.0, 5.0), "compare_steps": (5, 10, 20), "compare_n": 300,
-            "ancestral_images": 10, "demo_steps": (5, 10, 20), "demo_guidance": (0.0, 1.0, 5.0),
+            "cfg_sweep": (0.0, 1.0, 3.0, 5.0), "sweep_n": 1000, "compare_steps": (5, 10, 20), "compare_n": 200,
+            "ancestral_images": 6, "demo_steps": (5, 10, 20), "demo_guidance": (0.0, 1.0, 5.0),
         },
         profiles={
             "smoke": {"T": 50, "check_images": 16, "check_groups": 4, "toy_T": 20, "toy_points": 2000,
@@ -492,20 +493,21 @@ register(
                       "channels": (8, 16), "emb_dim": 32, "batch_size": 16,
                       "train_steps": 10, "ckpt_every": 5, "warmup": 5, "train_limit": 2000, "ddim_steps": 3,
                       "n_save": 300, "ancestral_images": 4, "demo_steps": (2, 3), "demo_guidance": (0.0,),
-                      "cfg_sweep": (0.0, 3.0), "compare_steps": (2, 3), "compare_n": 50},
+                      "cfg_sweep": (0.0, 3.0), "sweep_n": 100, "compare_steps": (2, 3), "compare_n": 50},
             "full": {"T": 1000, "channels": (64, 128), "blocks": 2, "train_steps": 12000, "ckpt_every": 1000,
                      "batch_size": 128, "lr": 1e-3, "ema_decay": 0.999, "ddim_steps": 50, "guidance": 2.0,
-                     "cfg_sweep": (0.0, 1.0, 2.0, 3.0, 5.0), "compare_steps": (10, 25, 50), "compare_n": 2000,
+                     "cfg_sweep": (0.0, 1.0, 2.0, 3.0, 5.0), "sweep_n": 2000, "compare_steps": (10, 25, 50),
+                     "compare_n": 2000,
                      "n_save": 10000, "toy_steps": 5000},
         },
         targets={
-            profile: {"forward_closed_form_max_err": "< 0.02", "forward_closed_form_max_z": "< 4.5",
+            profile: {"forward_closed_form_max_err": "< 0.02", "forward_closed_form_max_z": "< 5",
                       "tweedie_max_err": "< 1e-9", "toy2d_modes_covered": ">= 7",
                       "diffusion_cond_accuracy": accuracy, "flow_matching_cond_accuracy": accuracy}
             for profile, accuracy in (("fast", ">= 0.85"), ("full", ">= 0.97"))
         },
         datasets=("mnist",),
-        minutes={"smoke": 0.5, "fast": 6, "full": 10},
+        minutes={"smoke": 0.5, "fast": 6, "full": 10},  # fast: 321 s in a run of 00-06 from empty checkpoints
     )
 )
 
@@ -514,7 +516,12 @@ register(
         stem="04_image_gans",
         title="GANs on images",
         base={
-            "latent_dim": 64, "batch": 128, "lr_g": 1e-3, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
+            # unconditional GANs: the generator 5x faster than D; the conditional GAN: the order of the two
+            # time-scale update rule (Heusel et al. 2017), D twice as fast. Chosen on validation digits (test images
+            # outside the judge's reference): with G 5x faster the conditional GAN collapsed within classes
+            # (recall 0.31 vs 0.61 with TTUR's order), while the DCGAN scored FID 73 with G fast vs 91 with TTUR's.
+            "latent_dim": 64, "batch": 64, "lr_g": 1e-3, "lr_d": 2e-4, "ttur_lr_g": 5e-4, "ttur_lr_d": 1e-3,
+            "beta1": 0.5, "beta2": 0.999, "mismatch_n": 1000,
             "train_limit": None, "mlp_hidden": 256, "mlp_depth": 2, "mlp_steps": 1500, "broken_steps": 100,
             "channels": 32, "embed_dim": 16, "dcgan_steps": 1500, "cgan_steps": 1500,
             "chunk_steps": 100, "snapshot_fracs": (0.0, 0.1, 0.3, 1.0), "smooth": 25, "grid_n": 32,
@@ -524,15 +531,17 @@ register(
         profiles={
             "smoke": {"train_limit": 2000, "mlp_steps": 20, "broken_steps": 5, "channels": 8, "dcgan_steps": 20,
                       "cgan_steps": 20, "chunk_steps": 10, "smooth": 5, "save_samples": 1000},
-            "full": {"channels": 64, "mlp_steps": 8000, "dcgan_steps": 8000, "cgan_steps": 8000, "chunk_steps": 500,
-                     "smooth": 100},
+            "full": {"channels": 64, "batch": 128, "mlp_steps": 8000, "dcgan_steps": 8000, "cgan_steps": 8000,
+                     "chunk_steps": 500, "smooth": 100},
         },
         targets={
-            "fast": {"mnist_classifier_test_acc": ">= 0.99", "dcgan_fid": "< mlp_gan_fid", "cgan_accuracy": ">= 0.90"},
-            "full": {"mnist_classifier_test_acc": ">= 0.99", "dcgan_fid": "< mlp_gan_fid", "cgan_accuracy": ">= 0.97"},
+            "fast": {"mnist_classifier_test_acc": ">= 0.99", "dcgan_fid": "< mlp_gan_fid", "cgan_accuracy": ">= 0.90",
+                     "cgan_recall": ">= 0.30"},
+            "full": {"mnist_classifier_test_acc": ">= 0.99", "dcgan_fid": "< mlp_gan_fid", "cgan_accuracy": ">= 0.97",
+                     "cgan_recall": ">= 0.5"},
         },
         datasets=("mnist",),
-        minutes={"smoke": 0.6, "fast": 5.0, "full": 8.0},
+        minutes={"smoke": 0.6, "fast": 6.0, "full": 8.0},  # fast: 316 s, training the MNIST judge too
     )
 )
 

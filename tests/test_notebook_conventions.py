@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from aigc_course.config import CHAPTERS
 from aigc_course.conventions import check_notebook, code, md, opening_cells, write_notebook
 from aigc_course.paths import notebooks_dir
 
@@ -26,6 +27,14 @@ def test_notebook_has_three_checked_exercises(path):
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     checks = sum("ac.exercises.check_" in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
     assert checks >= 3
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_title_cell_states_the_time_of_the_profile_table(path):
+    """The "Time" line a student reads is the chapter's row of the profile table, not a stale copy."""
+    title = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
+    times = " · ".join(f"`{p}` ≈ {m:g} min" for p, m in CHAPTERS[path.stem].minutes.items())
+    assert times in title, f"{path.stem}: the title cell should say {times!r} (aigc_course/config.py)"
 
 
 def _good(tmp_path):
