@@ -113,6 +113,15 @@ def test_kv_cache_logits_equal_the_full_forward_pass():
         net(torch.zeros(1, 17, dtype=torch.long))
 
 
+def test_compare_kv_cache_reports_rounding_level_differences_and_full_agreement():
+    torch.manual_seed(0)
+    net = lm.GPT(lm.GPTConfig(13, 16, 2, 2, 16))
+    seqs = torch.randint(13, (3, 16))
+    diff, agree = lm.compare_kv_cache(net, seqs, prompt_len=4)
+    assert 0.0 <= diff < 1e-4 and agree == 1.0
+    assert net.training  # the model's mode is restored
+
+
 def test_train_lm_learns_a_repeating_pattern_and_logs_its_history():
     torch.manual_seed(0)
     data = torch.arange(5).repeat(400)  # 0 1 2 3 4 0 1 2 ...: perfectly predictable after one character

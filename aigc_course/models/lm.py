@@ -408,6 +408,32 @@ def generate(
     return idx[0] if squeeze else idx
 
 
+@torch.no_grad()
+def compare_kv_cache(model: nn.Module, seqs: torch.Tensor, prompt_len: int) -> tuple[float, float]:
+    """Teacher-forced check of a KV cache: for every sequence of ``seqs`` (``(B, T)`` ids) the logits for
+    the tokens after position ``prompt_len - 1, …, T - 2`` are computed twice, by ``prefill`` / ``extend``
+    with the cache and without it (recomputing the whole context), on the *same* tokens.
+
+    Returns ``(max |Δlogit|, share of positions whose most likely token agrees)``. The two paths are the same
+    mathematics but different matrix shapes and reduction orders, so they agree up to float rounding, not
+    necessarily bit for bit."""
+    was_training = model.training
+    model.eval()
+    seqs = seqs.to(next(model.parameters()).device)
+    logits = {}
+    for use_cache in (True, False):
+        out, state = model.prefill(seqs[:, :prompt_len], use_cache)
+        steps = [out.float()]
+        for t in range(prompt_len + 1, seqs.size(1)):
+            out, state = model.extend(seqs[:, :t], state)
+            steps.append(out.float())
+        logits[use_cache] = torch.stack(steps, dim=1)  # (B, T - prompt_len, V)
+    model.train(was_training)
+    max_diff = (logits[True] - logits[False]).abs().max().item()
+    agree = (logits[True].argmax(-1) == logits[False].argmax(-1)).float().mean().item()
+    return max_diff, agree
+
+
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
