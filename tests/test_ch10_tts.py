@@ -152,6 +152,48 @@ def test_judge_batches_have_matching_labels(mirror, monkeypatch):
     assert all(len(data.raw[s][d]) == 5 for s in data.raw for d in range(10))
     waves, labels = sr.judge_batch(data, 16, np.random.default_rng(0), CFG)
     assert len(waves) == len(labels) == 16 and all(1 <= len(lab) <= 4 for lab in labels)
+    without = sr.JudgeData.load(CFG, "test", exclude_speakers=("lucas",))
+    assert "lucas" not in without.raw and "lucas" not in without.trimmed and len(without.raw) == 5
+
+
+def test_judge_never_hears_the_tts_speaker():
+    judge_hp = config.component("digit_recognizer", "fast")
+    assert tuple(judge_hp.exclude_speakers) == (config.CHAPTERS["10_text_to_speech"].hparams("fast").speaker,)
+
+
+def test_augmentations_keep_shapes():
+    wave = _tone(0.5)
+    assert len(sr.speed_perturb(wave, 1.25)) == pytest.approx(len(wave) / 1.25, abs=1)
+    assert np.allclose(sr.speed_perturb(wave, 1.0), wave[:-1])
+    x = torch.arange(8.0).view(1, 8, 1).repeat(2, 1, 3)
+    warped = sr.mel_warp(x, [1.0, 0.5])
+    assert torch.equal(warped[0], x[0]) and warped[1, :, 0].tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+
+
+def test_dtw_log_mel_distance_against_brute_force():
+    def brute(a, b):
+        c = np.sqrt((((a.T[:, None] - b.T[None]) * 20 / np.log(10)) ** 2).mean(-1))
+        d = np.full(c.shape, np.inf)
+        for i in range(c.shape[0]):
+            for j in range(c.shape[1]):
+                if i == j == 0:
+                    d[i, j] = 2 * c[0, 0]
+                    continue
+                d[i, j] = min(d[i - 1, j - 1] + 2 * c[i, j] if i and j else np.inf,
+                              d[i - 1, j] + c[i, j] if i else np.inf, d[i, j - 1] + c[i, j] if j else np.inf)
+        return d[-1, -1] / sum(c.shape)
+
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        a, b = rng.normal(size=(4, int(rng.integers(1, 9)))), rng.normal(size=(4, int(rng.integers(1, 9))))
+        assert audio_metrics.dtw_log_mel_distance(a, b) == pytest.approx(brute(a, b))
+    a = rng.normal(size=(4, 7))
+    assert audio_metrics.dtw_log_mel_distance(a, a) == 0.0
+    assert audio_metrics.dtw_log_mel_distance(a, np.repeat(a, 2, axis=1)) == 0.0  # a slower copy: same frames
+    flat = np.zeros((4, 5))
+    assert audio_metrics.dtw_log_mel_distance(flat, flat + 1.0) == pytest.approx(20 / np.log(10))  # 1 nat = 8.69 dB
+    with pytest.raises(ValueError, match="n_mels"):
+        audio_metrics.dtw_log_mel_distance(a, rng.normal(size=(3, 7)))
 
 
 # --------------------------------------------------------------------------------------------
