@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 SLOT_NAMES: tuple[str, ...] = ("order_id", "date")
 
@@ -754,108 +755,248 @@ def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int 
 # --------------------------------------------------------------------------------------------
 # Generated replies: the mini-GPT fine-tuned with LoRA on KB dialogues
 # --------------------------------------------------------------------------------------------
+def reference_reply(kb: KnowledgeBase, question: str, intent: str) -> str:
+    """What the templated assistant says to ``question`` when it matches ``intent``: the answer filled with the
+    slots found *in the question*, or the prompt for the first slot the question lacks. It is the target of
+    the generated replies and the reference of :func:`fact_check`."""
+    spec = kb.intent(intent)
+    slots = extract_slots(question, kb.today)
+    missing = [s for s in spec.slots if s not in slots]
+    return kb.slot_prompts[missing[0]] if missing else fill_template(spec.answer, slots)
+
+
 def dialogue_lines(kb: KnowledgeBase, repeats: int, seed: int = 0) -> list[str]:
-    """``"Q: question\\nA: filled answer\\n"`` for every train paraphrase, ``repeats`` times with fresh
-    slot values (the same order number in question and answer; a date slot as its ISO form)."""
+    """``"Q: question\nA: reply\n"`` for every train paraphrase, ``repeats`` times with fresh slot values;
+    the reply is :func:`reference_reply` (slots only from the question: a question without an order number
+    is answered by asking for it, never with an invented one)."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(repeats):
         for intent in kb.intents:
             for q in intent.train:
-                values = example_values(rng, kb.today)
-                question = q.format_map(values)
-                slots = extract_slots(question, kb.today)
-                slots = {**extract_slots(" ".join(values.values()), kb.today), **slots}
-                answer = intent.answer.format_map(slots) if all(s in slots for s in intent.slots) \
-                    else kb.slot_prompts[next(s for s in intent.slots if s not in slots)]
-                out.append(f"Q: {question}\nA: {answer}\n")
+                question = q.format_map(example_values(rng, kb.today))
+                out.append(f"Q: {question}\nA: {reference_reply(kb, question, intent.name)}\n")
     return out
 
 
-def train_dialogue_lora(base: Any, kb: KnowledgeBase, hp: Mapping[str, Any], *, progress: bool = True) -> Any:
-    """LoRA-fine-tune the pretrained char-GPT ``base`` (a :class:`~aigc_course.training.Trained`) on KB
-    dialogues, with chapter 08's :func:`aigc_course.finetune.build_for` (new character vocabulary, frozen
-    body, adapters on attention and MLP) and :func:`~aigc_course.models.lm.train_lm`; cached by
-    :func:`~aigc_course.training.load_or_train`. Returns ``(trained, vocab)``."""
-    from . import finetune, training
+def dialogue_batch(lines: Sequence[str], vocab: Any, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets ``(B, T)`` for the dialogues ``lines[rows]``, each starting at position 0 and padded
+    with newlines; targets are ``-100`` (ignored by the loss) except for the reply and its final newline, so
+    the model learns to *answer* a question, not to write questions."""
+    ids = [vocab.encode(lines[r]) for r in rows]
+    T = max(len(x) for x in ids) - 1
+    pad = vocab.stoi["\n"]
+    x = torch.full((len(ids), T), pad, dtype=torch.long)
+    y = torch.full((len(ids), T), -100, dtype=torch.long)
+    for b, (r, seq) in enumerate(zip(rows, ids)):
+        start = lines[r].index("\nA: ") + len("\nA: ")  # first reply character
+        x[b, : len(seq) - 1] = seq[:-1]
+        y[b, start - 1: len(seq) - 1] = seq[start:]
+    return x, y
+
+
+def train_dialogue_gpt(kb: KnowledgeBase, hp: Mapping[str, Any], *, progress: bool = True,
+                       device: torch.device | None = None) -> Any:
+    """A character GPT (chapter 08's :class:`~aigc_course.models.lm.GPT`, sizes ``hp["dialogue_gpt"]``) trained
+    from scratch on whole KB dialogues (:func:`dialogue_lines`, reply characters only, see
+    :func:`dialogue_batch`) for ``hp["dialogue_train"]["max_steps"]`` steps (or ``seconds``, if set). Its
+    ``block_size`` must cover the longest dialogue, so every reply character sees the whole question.
+    Cached by :func:`~aigc_course.training.load_or_train`. Returns ``(trained, vocab)``."""
+    from . import config, training
     from .models import lm
 
     lines = dialogue_lines(kb, int(hp["dialogue_repeats"]), int(hp.get("seed", 0)))
-    text = "".join(lines)
-    vocab = lm.CharVocab.from_text(text + "".join(i.answer for i in kb.intents) + kb.handover)
+    vocab = lm.CharVocab.from_text("".join(lines) + "".join(i.answer for i in kb.intents) + kb.handover)
+    sizes, th = dict(hp["dialogue_gpt"]), dict(hp["dialogue_train"])
+    longest = max(len(line) for line in lines)
+    if longest > sizes["block_size"]:
+        raise ValueError(f"the longest dialogue has {longest} characters but block_size is {sizes['block_size']}: "
+                         "the reply would not see the whole question")
     n_val = max(1, len(lines) // 20)
-    train_ids, val_ids = vocab.encode("".join(lines[:-n_val])), vocab.encode("".join(lines[-n_val:]))
-    device = base.model.wte.weight.device
-    ft = {"lora_r": hp["lora_r"], "lora_alpha": hp["lora_alpha"], "seed": hp.get("seed", 0)}
-    train_hp = {**dict(hp["lora_train"]), "block_size": base.model.cfg.block_size}
-    cfg = lm.train_config(train_hp)
-    key = {**ft, **train_hp, "base": base.path.name, "base_weights": finetune.weights_fingerprint(base.model),
-           "vocab": "".join(vocab.chars), "n_train": len(train_ids)}
+    order = np.random.default_rng(int(th["seed"])).permutation(len(lines))
+    val_rows, train_rows = order[:n_val], order[n_val:]
+    device = device or config.resolve_device()
+    key = {**sizes, **th, "vocab": "".join(vocab.chars), "n_lines": len(lines), "repeats": hp["dialogue_repeats"],
+           "lines_hash": hash_text("".join(lines))}
 
     def build(_: Any) -> torch.nn.Module:
-        return finetune.build_for("lora", base.model, len(vocab), ft)
+        torch.manual_seed(int(th["seed"]))
+        return lm.GPT(lm.GPTConfig(vocab_size=len(vocab), **sizes))
+
+    def val_loss(model: torch.nn.Module) -> float:
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for i in range(0, len(val_rows), 64):
+                x, y = dialogue_batch(lines, vocab, val_rows[i: i + 64])
+                logits = model(x.to(device))
+                total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
+                                               ignore_index=-100, reduction="sum"))
+                count += int((y != -100).sum())
+        model.train()
+        return total / count
 
     def train(model: torch.nn.Module, session: Any) -> dict[str, Any]:
+        opt = lm.make_optimizer(model, th["lr"], th["weight_decay"])
+        chunk = session.restore(opt)
+        step = int(session.history["step"][-1]) if session.history.get("step") else 0
+        elapsed = float(session.history["seconds"][-1]) if session.history.get("seconds") else 0.0
+        rng = np.random.default_rng([int(th["seed"]), chunk])
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=cfg.seconds or cfg.max_steps, desc="LoRA on dialogues",
-                       bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}" if cfg.seconds else None)
-
-        def report(step: int, row: dict[str, float]) -> None:
+            bar = tqdm(total=th["max_steps"], desc="dialogue GPT")
+        budget = th["seconds"] or math.inf  # seconds=None: stop at max_steps only (the same model on any machine)
+        model.train()
+        while step < th["max_steps"] and elapsed < budget:
+            t0, losses = time.perf_counter(), []
+            for _ in range(th["eval_every"]):
+                if step >= th["max_steps"] or elapsed + time.perf_counter() - t0 >= budget:
+                    break
+                frac = min(max((elapsed + time.perf_counter() - t0) / budget, step / th["max_steps"]), 1.0)
+                lr = th["lr"] * min(1.0, (step + 1) / th["warmup"]) * (
+                    th["min_lr_frac"] + (1 - th["min_lr_frac"]) * 0.5 * (1 + math.cos(math.pi * frac)))
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                x, y = dialogue_batch(lines, vocab, rng.choice(train_rows, th["batch_size"]))
+                logits = model(x.to(device))
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
+                                       ignore_index=-100)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), th["grad_clip"])
+                opt.step()
+                losses.append(loss.item())
+                step += 1
+            elapsed += time.perf_counter() - t0
+            session.log(step=step, seconds=elapsed, train_loss=float(np.mean(losses)) if losses else float("nan"),
+                        val_loss=val_loss(model))
+            chunk += 1
+            session.save(chunk, opt)
             if bar is not None:
-                bar.n = min(round(row["seconds"], 1), cfg.seconds) if cfg.seconds else step
-                bar.set_postfix(val_loss=f"{row['val_loss']:.3f}")
+                bar.n = step
                 bar.refresh()
-
-        lm.train_lm(model, train_ids.to(device), val_ids.to(device), cfg, session, report)
         if bar is not None:
             bar.close()
-        return {"val_loss": lm.evaluate_lm(model, val_ids.to(device), cfg.block_size),
-                "trainable_params": finetune.trainable_parameters(model),
-                "train_seconds": float(session.history["seconds"][-1]), "steps": int(session.history["step"][-1])}
+        return {"val_loss": val_loss(model), "params": sum(p.numel() for p in model.parameters()),
+                "train_seconds": elapsed, "steps": step, "longest_dialogue": longest}
 
-    trained = training.load_or_train("11_dialogue_lora", key, build, train, device=device)
+    trained = training.load_or_train("11_dialogue_gpt", key, build, train, device=device)
     trained.model.eval()
     return trained, vocab
 
 
+def hash_text(text: str) -> str:
+    """A short, stable fingerprint of ``text`` (for checkpoint keys)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def generated_reply(model: torch.nn.Module, vocab: Any, question: str, max_chars: int = 200,
                     temperature: float = 0.5, seed: int = 0) -> str:
-    """The model's continuation of ``"Q: {question}\\nA: "`` up to the first newline. Characters outside
-    ``vocab`` in the question are dropped (the model cannot read them)."""
+    """The model's continuation of ``"Q: {question}\nA: "`` up to the first newline. Characters outside
+    ``vocab`` in the question are dropped (the model cannot read them); ``temperature=0`` decodes greedily. The
+    prompt and reply must fit the model's context: an over-long prompt raises instead of being cut (the reply
+    must see the question)."""
     from .models import lm
 
     prompt = "Q: " + "".join(c for c in question if c in vocab.stoi) + "\nA: "
     idx = vocab.encode(prompt)
-    block = model.cfg.block_size if hasattr(model, "cfg") else model.base_model.model.cfg.block_size
+    block = model.cfg.block_size
+    if len(idx) >= block:
+        raise ValueError(f"the prompt has {len(idx)} characters, the context only {block}")
     gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    out = idx.tolist()
-    with torch.no_grad():  # generate in windows of the block size: replies can be longer than the context
-        ids = lm.generate(model, idx[-block:], min(max_chars, block), temperature, generator=gen)
-        out += ids[len(idx[-block:]):].tolist()
-        while len(out) - len(idx) < max_chars and vocab.stoi.get("\n") not in out[len(idx):]:
-            ids = lm.generate(model, torch.tensor(out[-block // 2:]), block // 2, temperature, generator=gen)
-            out += ids[block // 2:].tolist()
-    text = vocab.decode(out[len(idx):])
-    return text.split("\n")[0][:max_chars].strip()
+    with torch.no_grad():
+        ids = lm.generate(model, idx, min(max_chars, block - len(idx)), temperature, generator=gen)
+    text = vocab.decode(ids[len(idx):].tolist())
+    return text.split("\n")[0].strip()
 
 
-FACT_RE = re.compile(r"IB[-\s]?\d{6}|£?\d+(?:[.:]\d+)?(?:%| ?am| ?pm)?", re.IGNORECASE)
+# --------------------------------------------------------------------------------------------
+# Checking a reply: facts and relevance
+# --------------------------------------------------------------------------------------------
+FACT_RE = re.compile(
+    r"(?P<order>\bIB[-\s]?\d{6}\b)|(?P<iso>\b\d{4}-\d{2}-\d{2}\b)|(?P<money>£\s?\d+(?:\.\d+)?)"
+    r"|(?P<time>\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b)|(?P<number>\b\d+(?:\.\d+)?%?)", re.IGNORECASE)
 
 
-def unsupported_facts(reply: str, question: str, kb: KnowledgeBase) -> list[str]:
-    """Order numbers and numbers (prices, days, times) in ``reply`` that appear neither in ``question``
-    nor in any answer template of ``kb`` — facts the reply made up."""
-    known = question + " " + " ".join(i.answer for i in kb.intents) + " " + kb.handover
-    q_orders = {f"IB-{d}" for d in ORDER_RE.findall(question)}
-    bad = []
-    for m in FACT_RE.findall(reply):
-        if m.upper().startswith("IB"):
-            if f"IB-{m[-6:]}" not in q_orders:
-                bad.append(m)
-        elif m.strip("£") not in re.findall(r"\d+(?:[.:]\d+)?", known):
-            bad.append(m)
-    return bad
+def facts(text: str) -> list[str]:
+    """The checkable facts of ``text``, normalised: order numbers (``IB-482913``), ISO dates, prices (``£2.99``),
+    clock times (``9am``) and any other number, with its ``%`` (``30``, ``10%``). In order of appearance."""
+    out = []
+    for m in FACT_RE.finditer(text):
+        kind, value = next((k, v) for k, v in m.groupdict().items() if v)
+        if kind == "order":
+            value = "IB-" + value[-6:]
+        elif kind in ("money", "time"):
+            value = re.sub(r"\s", "", value).lower()
+        out.append(value)
+    return out
 
+
+def unsupported_facts(reply: str, question: str, kb: KnowledgeBase, intent: str | None = None) -> list[str]:
+    """Facts of ``reply`` (see :func:`facts`) found neither in ``question`` (its slots included)     nor in the
+    reference reply of the question's true ``intent`` (:func:`reference_reply`) nor in the hand-over message
+    (handing over is always allowed); without ``intent``, in no answer of the KB. A made-up order number, date,
+    price or day count is unsupported."""
+    allowed = set(facts(question)) | set(extract_slots(question, kb.today).values()) | set(facts(kb.handover))
+    if intent is None:
+        allowed |= {f for i in kb.intents for f in facts(i.answer)} | set(facts(kb.handover))
+    else:
+        allowed |= set(facts(reference_reply(kb, question, intent)))
+    return [f for f in facts(reply) if f not in allowed]
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1 on lower-cased words: the longest common subsequence ``l`` of the two word lists,
+    ``2 l / (|candidate| + |reference|)`` (0 when either is empty)."""
+    a, b = words(candidate), words(reference)
+    if not a or not b:
+        return 0.0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return 2 * prev[-1] / (len(a) + len(b))
+
+
+class ReplyChecker:
+    """Scores a reply to a question whose true intent is known: the facts it states and which of them are
+    unsupported (:func:`unsupported_facts`), the KB reply it is closest to (TF-IDF cosine over word 1–2-grams,
+    order numbers and dates masked, among every intent's answer, the slot prompts and the hand-over) and its
+    ROUGE-L against the reference reply. A reply is **on intent** when its closest KB reply is the reference's
+    *and* their cosine is at least ``min_cosine`` (gibberish is close to nothing), and **grounded** when it is on
+    intent and states no unsupported fact."""
+
+    def __init__(self, kb: KnowledgeBase, min_cosine: float = 0.5):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.kb, self.min_cosine = kb, float(min_cosine)
+        self.labels = [i.name for i in kb.intents] + [f"ask:{s}" for s in kb.slot_prompts] + ["handover"]
+        docs = [i.answer for i in kb.intents] + list(kb.slot_prompts.values()) + [kb.handover]
+        self.vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit([mask_slots(d) for d in docs])
+        self.docs = self.vec.transform([mask_slots(d) for d in docs])
+
+    def nearest(self, reply: str) -> tuple[str, float]:
+        """The label of the KB reply closest to ``reply`` (an intent name, ``ask:<slot>`` or ``handover``; ``none``
+        if no word is shared) and its cosine."""
+        sims = (self.docs @ self.vec.transform([mask_slots(reply)]).T).toarray()[:, 0]
+        return (self.labels[int(sims.argmax())] if sims.max() > 0 else "none"), float(sims.max())
+
+    def reference_label(self, question: str, intent: str) -> str:
+        spec = self.kb.intent(intent)
+        missing = [s for s in spec.slots if s not in extract_slots(question, self.kb.today)]
+        return f"ask:{missing[0]}" if missing else intent
+
+    def check(self, reply: str, question: str, intent: str) -> dict[str, Any]:
+        """One row: ``facts``, ``unsupported``, ``nearest``, ``cosine``, ``on_intent``, ``rouge_l``, ``grounded``."""
+        reference = reference_reply(self.kb, question, intent)
+        nearest, cosine = self.nearest(reply)
+        on_intent = nearest == self.reference_label(question, intent) and cosine >= self.min_cosine
+        bad = unsupported_facts(reply, question, self.kb, intent)
+        return {"facts": facts(reply), "unsupported": bad, "nearest": nearest, "cosine": cosine, "on_intent": on_intent,
+                "rouge_l": rouge_l(reply, reference), "grounded": on_intent and not bad}

@@ -157,3 +157,54 @@ def test_learning_curve_rises_with_more_wordings(kb):
     assert rows[0]["train_questions"] == len(kb.intents)
     assert rows[1]["train_questions"] == sum(len(i.train) for i in kb.intents)
     assert rows[1]["heldout_acc"] > rows[0]["heldout_acc"] + 0.1
+
+
+def test_facts_and_reply_checker(kb):
+    assert A.facts("£2.99 or £ 25; 10% off at 9 am on 2026-05-03 for ib 123456, 30 days") == [
+        "£2.99", "£25", "10%", "9am", "2026-05-03", "IB-123456", "30"]
+    q = "Could you deliver IB-123456 on 3 May instead?"
+    reference = A.reference_reply(kb, q, "change_delivery_date")
+    assert "IB-123456" in reference and "2026-05-03" in reference
+    # a number that is in *another* intent's answer is still unsupported for this question
+    assert A.unsupported_facts("Delivery costs £2.99 for IB-123456", q, kb, "change_delivery_date") == ["£2.99"]
+    checker = A.ReplyChecker(kb)
+    good = checker.check(reference, q, "change_delivery_date")
+    assert good["grounded"] and good["on_intent"] and good["rouge_l"] == 1.0 and good["unsupported"] == []
+    wrong = checker.check("We ship to 60 countries.", q, "change_delivery_date")
+    assert wrong["unsupported"] == ["60"] and wrong["nearest"] == "international_shipping" and not wrong["grounded"]
+    empty = checker.check("", q, "change_delivery_date")  # no facts is not the same as grounded
+    assert empty["unsupported"] == [] and not empty["on_intent"] and not empty["grounded"]
+    ask = A.reference_reply(kb, "where is my parcel?", "order_status")
+    assert ask == kb.slot_prompts["order_id"]
+    assert checker.check(ask, "where is my parcel?", "order_status")["grounded"]
+    assert A.rouge_l("a b c d", "a c d e") == pytest.approx(2 * 3 / 8) and A.rouge_l("", "a") == 0.0
+
+
+def test_dialogues_never_answer_with_a_slot_the_question_lacks(kb):
+    for line in A.dialogue_lines(kb, 1, 0):
+        question, reply = line[3:].split("\nA: ")
+        for order in A.ORDER_RE.findall(reply):
+            assert order in question or reply.startswith(kb.slot_prompts["order_id"][:20])
+
+
+def test_dialogue_batch_targets_only_the_reply(kb):
+    from aigc_course.models import lm
+
+    lines = ["Q: hi\nA: yes\n", "Q: a longer one\nA: no\n"]
+    vocab = lm.CharVocab.from_text("".join(lines))
+    x, y = A.dialogue_batch(lines, vocab, [0, 1])
+    assert x.shape == y.shape == (2, len(lines[1]) - 1)
+    assert vocab.decode(y[0][y[0] >= 0].tolist()) == "yes\n" and vocab.decode(y[1][y[1] >= 0].tolist()) == "no\n"
+    assert vocab.decode(x[0, : len(lines[0]) - 1].tolist()) == lines[0][:-1]
+
+
+def test_generated_reply_keeps_the_whole_question():
+    from aigc_course.models import lm
+
+    vocab = lm.CharVocab.from_text("Q: abc\nA: xyz\n")
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = lm.GPT(lm.GPTConfig(vocab_size=len(vocab), block_size=16, n_layer=1, n_head=1, n_embd=8))
+    assert isinstance(A.generated_reply(model, vocab, "abc", max_chars=5), str)
+    with pytest.raises(ValueError, match="context"):
+        A.generated_reply(model, vocab, "abcabcabcabcabc", max_chars=5)
