@@ -271,3 +271,14 @@ def test_load_sentiment_model_serves_the_validation_best(with_mirror):
     assert sentiment.load_sentiment_model("smoke", "cpu") is model  # kept in memory
     probs = sentiment.predict(["Shares of $XYZ soar after record quarter"], profile="smoke", device="cpu")
     assert probs.shape == (1, 3) and np.allclose(probs, model.predict(["Shares of $XYZ soar after record quarter"]))
+
+
+def test_bootstrap_diff_is_paired_and_centred():
+    y = np.array([0, 1, 2] * 30)
+    a = y.copy()
+    b = y.copy()
+    b[::3] = 2  # b misses every class-0 example
+    d, lo, hi = cm.bootstrap_diff(y, a, b, lambda t, p: cm.accuracy(t, p), n_boot=300, seed=0)
+    assert np.isclose(d, 1 / 3) and lo <= d <= hi and lo > 0
+    d0, lo0, hi0 = cm.bootstrap_diff(y, a, a, lambda t, p: cm.accuracy(t, p), n_boot=50)
+    assert d0 == lo0 == hi0 == 0.0

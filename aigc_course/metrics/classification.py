@@ -16,6 +16,7 @@ in bin :math:`b`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,3 +187,17 @@ def balanced_class_weights(y_true: Any, num_classes: int) -> np.ndarray:
     counts = np.bincount(_labels(y_true, "y_true"), minlength=num_classes).astype(np.float64)
     with np.errstate(divide="ignore"):
         return np.where(counts > 0, counts.sum() / (num_classes * counts), 0.0)
+
+
+def bootstrap_diff(y_true: Any, pred_a: Any, pred_b: Any, metric: Callable[[np.ndarray, np.ndarray], float],
+                   n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Paired percentile bootstrap over examples of ``metric(y, pred_a) − metric(y, pred_b)``.
+
+    ``y_true``, ``pred_a``, ``pred_b`` (N,) labels; the same resampled examples score both models. Returns
+    ``(difference on the full data, low, high)`` with a ``level`` interval; an interval that contains 0 does
+    not rank the two models."""
+    t, a, b = _labels(y_true, "y_true"), _labels(pred_a, "pred_a"), _labels(pred_b, "pred_b")
+    idx = np.random.default_rng(seed).integers(0, len(t), (n_boot, len(t)))
+    d = np.array([metric(t[i], a[i]) - metric(t[i], b[i]) for i in idx])
+    q = (1 - level) / 2
+    return float(metric(t, a) - metric(t, b)), float(np.quantile(d, q)), float(np.quantile(d, 1 - q))
