@@ -3,9 +3,11 @@
 The pieces, in the order the chapter uses them:
 
 * :func:`extract_tickers` finds cash-tags (``$AAPL``) in a tweet.
-* :func:`build_stream` replays held-out tweets as a timestamped stream and injects **negative bursts**:
-  bearish-labelled tweets, re-tagged with a chosen ticker, packed into a short window at a known time.
-  The bursts are the ground truth the alerts are scored against.
+* :func:`company_mentions` finds the monitored companies a tweet names (cash-tag or company name).
+* :func:`build_stream` replays held-out tweets as a timestamped stream and injects **negative bursts** and
+  **decoys** of the same volume: extra tweets that name a monitored company, bearish for a burst, bullish or
+  neutral for a decoy, packed into a short window at a known time. No tweet is re-tagged. The bursts are the
+  ground truth the alerts are scored against; the decoys make tweet volume alone useless.
 * :func:`bin_ticker_series` turns per-tweet bearish probabilities into one series per ticker
   (bearish mass per time bin); :func:`rolling_index` is the dashboard's sentiment index.
 * :func:`zscore_detector` and :func:`cusum_detector` raise alerts; :func:`match_alerts` scores them
@@ -52,53 +54,104 @@ class Stream:
     info: dict = field(default_factory=dict)
 
 
+def company_mentions(text: str, ticker_names: Mapping[str, Sequence[str]]) -> list[str]:
+    """The tickers of ``ticker_names`` (ticker → company names) that ``text`` names, by cash-tag (``$TSLA``)
+    or by a company name as a whole word (``Tesla``), in the order of ``ticker_names``."""
+    tags = set(extract_tickers(text))
+    return [t for t, names in ticker_names.items()
+            if t in tags or any(re.search(rf"(?<![A-Za-z]){re.escape(n)}(?![A-Za-z])", text) for n in names)]
+
+
+def all_tickers(text: str, ticker_names: Mapping[str, Sequence[str]]) -> list[str]:
+    """Cash-tags of ``text`` followed by the monitored companies it names without a cash-tag (no duplicates)."""
+    return list(dict.fromkeys(extract_tickers(text) + company_mentions(text, ticker_names)))
+
+
+def company_pools(texts: Sequence[str], labels: Sequence[int], ticker_names: Mapping[str, Sequence[str]], *,
+                  bearish: int = 0, min_bearish: int = 2, min_other: int = 4) -> dict[str, dict[str, np.ndarray]]:
+    """Per monitored ticker, the indices of the texts that name it, split into ``"bearish"`` and ``"other"``
+    (bullish or neutral) by their human label. Tickers with fewer than ``min_bearish`` bearish or
+    ``min_other`` other texts are left out (too little material for a burst or a decoy)."""
+    labels = np.asarray(labels)
+    pools = {}
+    for t in ticker_names:
+        idx = np.array([i for i, x in enumerate(texts) if t in company_mentions(x, {t: ticker_names[t]})], dtype=int)
+        bear, other = idx[labels[idx] == bearish], idx[labels[idx] != bearish]
+        if len(bear) >= min_bearish and len(other) >= min_other:
+            pools[t] = {"all": idx, "bearish": bear, "other": other}
+    return pools
+
+
 def build_stream(texts: Sequence[str], labels: Sequence[int], hp: Mapping, seed: int, *, bearish: int = 0) -> Stream:
-    """Replay ``texts`` (held-out tweets with their true ``labels``) as a stream with negative bursts.
+    """Replay ``texts`` (held-out tweets with their true ``labels``) as a stream with negative bursts and
+    equal-volume decoys.
 
-    Construction (all random draws from ``seed``):
+    No tweet is re-tagged: a tweet counts for the cash-tags it carries and for the monitored companies it
+    names (:func:`all_tickers`, ``hp["ticker_names"]``). Construction (all random draws from ``seed``):
 
-    1. ``hp["n_bursts"] * hp["burst_size"]`` tweets labelled ``bearish`` are set aside for the bursts;
-       every other tweet gets a uniform random time in ``[0, days · 1440)`` minutes (a Poisson-like stream).
-    2. ``hp["n_bursts"]`` target tickers are drawn from ``hp["ticker_pool"]``; each also receives
-       ``hp["chatter_per_ticker"]`` background tweets (random tweets of any label re-tagged with it), so that
-       its normal level of (sometimes bearish) talk is not zero.
-    3. Burst ``b`` starts at a random time (at least ``hp["burst_gap_min"]`` minutes after the start and
-       apart from the other bursts) and its ``burst_size`` bearish tweets, re-tagged with the ticker, get
-       uniform times in ``[start, start + burst_minutes)``.
+    1. **Monitored companies**: those of ``hp["ticker_names"]`` named by at least ``hp["min_pool_bearish"]``
+       bearish and ``hp["min_pool_other"]`` other texts (:func:`company_pools`).
+    2. **Normal talk**: each monitored company is talked about at ``hp["rate_per_hour"]`` tweets per hour
+       (a Poisson process over ``hp["days"]`` days); each tweet is a text that names it, drawn with
+       replacement from all its texts (any label) — a repeated text is a repost of the same story.
+    3. **Events**: ``hp["n_bursts"]`` negative bursts and ``hp["n_decoys"]`` decoys, each on a random
+       monitored company at a random time (events on one company at least ``hp["burst_gap_min"]`` apart).
+       An event adds ``hp["event_tweets"]`` tweets naming the company, at uniform times in a
+       ``hp["burst_minutes"]``-minute window: the *same volume* for both kinds. A burst's texts are bearish
+       with probability ``hp["burst_bearish_share"]`` (else drawn from the other texts); a decoy's are never
+       bearish. So volume alone cannot tell a burst from a decoy; only the negative share can.
+    4. **General feed**: every text that names no monitored company appears once at a uniform random time.
+
+    ``tweets`` has columns ``time_min``, ``text``, ``label``, ``src`` (index into ``texts``), ``event``
+    (event id or -1), ``kind`` (``"normal"``, ``"burst"`` or ``"decoy"``), ``tickers``. ``bursts`` lists the
+    negative bursts only (the ground truth of the alerts); ``info["decoys"]`` the decoys.
     """
     rng = np.random.default_rng(seed)
     texts, labels = list(texts), np.asarray(labels)
+    names = dict(hp["ticker_names"])
     minutes = float(hp["days"]) * 1440.0
-    n_bursts, size = int(hp["n_bursts"]), int(hp["burst_size"])
-    bear_idx = rng.permutation(np.flatnonzero(labels == bearish))
-    if len(bear_idx) < n_bursts * size:
-        raise ValueError(f"only {len(bear_idx)} bearish tweets for {n_bursts} bursts of {size}")
-    burst_idx = bear_idx[: n_bursts * size].reshape(n_bursts, size)
-    rest = np.setdiff1d(np.arange(len(texts)), burst_idx.ravel())
-    tickers = list(rng.choice(list(hp["ticker_pool"]), n_bursts, replace=False))
-    rows = []
-    chatter = set()
-    for ticker in tickers:  # background talk about each target ticker, any label
-        for i in rng.choice(rest, int(hp["chatter_per_ticker"]), replace=False):
-            chatter.add(int(i))
-            rows.append((rng.uniform(0, minutes), retag(texts[i], ticker), int(labels[i]), -1))
-    rows += [(rng.uniform(0, minutes), texts[i], int(labels[i]), -1) for i in rest if int(i) not in chatter]
-    starts: list[float] = []
-    gap, length = float(hp["burst_gap_min"]), float(hp["burst_minutes"])
-    while len(starts) < n_bursts:
-        s = rng.uniform(gap, minutes - length - gap / 4)
-        if all(abs(s - t) > gap for t in starts):
-            starts.append(s)
-    bursts = []
-    for b, (ticker, start) in enumerate(zip(tickers, starts)):
-        bursts.append((ticker, start, start + length))
-        rows += [(rng.uniform(start, start + length), retag(texts[i], ticker), int(labels[i]), b)
-                 for i in burst_idx[b]]
-    tweets = pd.DataFrame(rows, columns=["time_min", "text", "label", "burst"]).sort_values("time_min")
+    pools = company_pools(texts, labels, names, bearish=bearish, min_bearish=int(hp["min_pool_bearish"]),
+                          min_other=int(hp["min_pool_other"]))
+    if not pools:
+        raise ValueError("no monitored company has enough texts")
+    monitored = list(pools)
+    rows = []  # (time, src, event, kind)
+    for t in monitored:
+        n = rng.poisson(float(hp["rate_per_hour"]) * minutes / 60)
+        rows += [(rng.uniform(0, minutes), int(rng.choice(pools[t]["all"])), -1, "normal") for _ in range(n)]
+    named = set(np.concatenate([p["all"] for p in pools.values()]).tolist())
+    rows += [(rng.uniform(0, minutes), i, -1, "normal") for i in range(len(texts)) if i not in named]
+    kinds = ["burst"] * int(hp["n_bursts"]) + ["decoy"] * int(hp["n_decoys"])
+    gap, length, size = float(hp["burst_gap_min"]), float(hp["burst_minutes"]), int(hp["event_tweets"])
+    share = float(hp["burst_bearish_share"])
+    events: list[tuple[str, float, float, str]] = []
+    for kind in rng.permutation(kinds):
+        for _ in range(1000):
+            t = str(rng.choice(monitored))
+            s = rng.uniform(gap, minutes - length - gap / 4)
+            if all(e[0] != t or abs(s - e[1]) > gap for e in events):
+                break
+        else:
+            raise ValueError("could not place the events apart; lower n_bursts/n_decoys or burst_gap_min")
+        events.append((t, s, s + length, str(kind)))
+        for _ in range(size):
+            pool = pools[t]["bearish"] if kind == "burst" and rng.random() < share else pools[t]["other"]
+            rows.append((rng.uniform(s, s + length), int(rng.choice(pool)), len(events) - 1, str(kind)))
+    tweets = pd.DataFrame(rows, columns=["time_min", "src", "event", "kind"]).sort_values("time_min", kind="stable")
     tweets = tweets.reset_index(drop=True)
-    tweets["tickers"] = tweets["text"].map(extract_tickers)
-    return Stream(tweets, pd.DataFrame(bursts, columns=["ticker", "start_min", "end_min"]), minutes,
-                  {"seed": seed, "n_tweets": len(tweets), "chatter": len(chatter)})
+    tweets.insert(1, "text", [texts[i] for i in tweets["src"]])
+    tweets.insert(2, "label", labels[tweets["src"].to_numpy()].astype(int))
+    tweets["tickers"] = tweets["text"].map(lambda x: all_tickers(x, names))
+    ev = pd.DataFrame(events, columns=["ticker", "start_min", "end_min", "kind"])
+    bursts = ev[ev.kind == "burst"].drop(columns="kind").reset_index(drop=True)
+    decoys = ev[ev.kind == "decoy"].drop(columns="kind").reset_index(drop=True)
+    tweets["burst"] = -1  # burst id (row of ``bursts``), -1 elsewhere
+    burst_rows = np.flatnonzero(ev.kind.to_numpy() == "burst")
+    is_b = tweets["kind"].to_numpy() == "burst"
+    tweets.loc[is_b, "burst"] = np.searchsorted(burst_rows, tweets.loc[is_b, "event"].to_numpy())
+    return Stream(tweets, bursts, minutes, {"seed": seed, "n_tweets": len(tweets), "monitored": monitored,
+                                            "decoys": decoys, "pool_sizes": {t: {k: len(v) for k, v in p.items()}
+                                                                             for t, p in pools.items()}})
 
 
 def bin_ticker_series(times: np.ndarray, tickers: Sequence[Sequence[str]], values: np.ndarray, minutes: float,
@@ -230,6 +283,6 @@ def choose_threshold(score_fn, grid: Sequence[float]) -> tuple[float, pd.DataFra
     return float(best["h"]), table
 
 
-__all__ = ["Stream", "TICKER_RE", "alert_table", "bin_ticker_series", "build_stream", "choose_threshold",
-           "crossings", "cusum_detector", "extract_tickers", "match_alerts", "retag", "rolling_index",
-           "window_sum", "zscore_detector"]
+__all__ = ["Stream", "TICKER_RE", "alert_table", "all_tickers", "bin_ticker_series", "build_stream",
+           "choose_threshold", "company_mentions", "company_pools", "crossings", "cusum_detector", "extract_tickers",
+           "match_alerts", "retag", "rolling_index", "window_sum", "zscore_detector"]

@@ -5,8 +5,13 @@ import pandas as pd
 
 from aigc_course import monitoring as mon
 
-HP = {"days": 1, "n_bursts": 2, "burst_size": 3, "burst_minutes": 30, "burst_gap_min": 120,
-      "chatter_per_ticker": 2, "ticker_pool": ("AAA", "BBB", "CCC")}
+HP = {"days": 1, "n_bursts": 2, "n_decoys": 2, "event_tweets": 3, "burst_minutes": 30, "burst_gap_min": 120,
+      "burst_bearish_share": 1.0, "rate_per_hour": 1.0, "min_pool_bearish": 2, "min_pool_other": 2,
+      "ticker_names": {"TSLA": ("Tesla",), "BA": ("Boeing",), "XOM": ("Exxon",)}}
+TEXTS = ["Tesla shares slump", "$TSLA recall widens", "Tesla hits record", "Tesla opens plant",
+         "Boeing cuts output", "$BA halts deliveries", "Boeing wins order", "Boeing upgraded",
+         "Exxon beats", "Fed holds rates", "$SPY flat", "Oil at $80", "Apple event today"]
+LABELS = np.array([0, 0, 1, 2, 0, 0, 1, 1, 1, 2, 2, 2, 2])
 
 
 def test_extract_tickers_and_retag():
@@ -15,17 +20,30 @@ def test_extract_tickers_and_retag():
     assert mon.retag("plain", "TSLA") == "$TSLA plain"
 
 
-def test_build_stream_injects_bearish_bursts_at_known_times():
-    texts = [f"tweet {i}" for i in range(60)]
-    labels = np.array([0, 1, 2] * 20)
-    s = mon.build_stream(texts, labels, HP, seed=0)
-    assert len(s.tweets) == 60 and s.tweets["time_min"].is_monotonic_increasing
+def test_company_mentions_and_pools():
+    names = HP["ticker_names"]
+    assert mon.company_mentions("Tesla and $BA", names) == ["TSLA", "BA"]
+    assert mon.company_mentions("Teslas? no: Boeingx", names) == []
+    assert mon.all_tickers("$AAPL vs Tesla", names) == ["AAPL", "TSLA"]
+    pools = mon.company_pools(TEXTS, LABELS, names, min_bearish=2, min_other=2)
+    assert set(pools) == {"TSLA", "BA"}  # Exxon has no bearish text
+    assert pools["TSLA"]["bearish"].tolist() == [0, 1] and pools["TSLA"]["other"].tolist() == [2, 3]
+
+
+def test_build_stream_injects_bursts_and_equal_volume_decoys():
+    s = mon.build_stream(TEXTS, LABELS, HP, seed=0)
+    assert s.tweets["time_min"].is_monotonic_increasing and len(s.bursts) == 2 and len(s.info["decoys"]) == 2
     for b in s.bursts.itertuples():
         part = s.tweets[s.tweets.burst == b.Index]
-        assert len(part) == 3 and (part.label == 0).all()
+        assert len(part) == 3 and (part.label == 0).all() and (part.kind == "burst").all()
         assert part.time_min.between(b.start_min, b.end_min).all()
-        assert all(ts == [b.ticker] for ts in part.tickers)
-    assert mon.build_stream(texts, labels, HP, seed=0).tweets.equals(s.tweets)
+        assert all(b.ticker in ts for ts in part.tickers)  # every burst tweet names its company
+    decoy = s.tweets[s.tweets.kind == "decoy"]
+    assert len(decoy) == 6 and (decoy.label != 0).all()  # same volume as the bursts, never bearish
+    assert all(t == TEXTS[i] for t, i in zip(s.tweets.text, s.tweets.src))  # no tweet is re-tagged
+    general = s.tweets[(s.tweets.kind == "normal") & ~s.tweets.src.isin([0, 1, 2, 3, 4, 5, 6, 7])]
+    assert sorted(general.src.tolist()) == [8, 9, 10, 11, 12]  # the general feed: every other text once
+    assert mon.build_stream(TEXTS, LABELS, HP, seed=0).tweets.equals(s.tweets)
 
 
 def test_rolling_index_and_bins():
