@@ -57,3 +57,41 @@ def test_bpr_gradient_and_models_train():
     hist = rs.history_matrix(d.train_seqs, 2, 5)
     assert tm.score_all(torch.arange(2), hist).shape == (2, 5) and tm.item_vectors().shape == (5, 4)
     assert rs.text_embeddings(["aa bb", "bb cc", "cc aa", "aa aa"], 2, 1, 0).shape == (4, 2)
+
+
+def test_random_holdout_and_timestamp_stats():
+    ratings, movies = _toy()
+    d = rs.random_holdout(ratings, movies, seed=0)
+    assert d.n_users == 2 and rs.random_holdout(ratings, movies, seed=0).test_items.tolist() == d.test_items.tolist()
+    for u, n in enumerate([4, 3]):  # every rating ends up in exactly one part
+        items = sorted(d.train_seqs[u].tolist() + [int(d.val_items[u]), int(d.test_items[u])])
+        assert len(items) == n and len(set(items)) == n
+        assert d.val_items[u] != d.test_items[u]
+    ts = rs.timestamp_stats(ratings, session_gap_min=1)
+    assert ts["users"] == 2 and ts["last_two_within_10min"] == 2 and ts["last_two_same_second"] == 0
+
+
+def test_itemknn_scores_match_the_cosine_formula():
+    d = rs.leave_last_out(*_toy())
+    s = rs.itemknn_scores(d)
+    x = np.zeros((d.n_users, d.n_items))
+    x[d.train_users, d.train_items] = 1
+    n = x.sum(0)
+    sim = (x.T @ x) / np.sqrt(np.maximum(np.outer(n, n), 1e-12))
+    sim[np.outer(n, n) == 0] = 0
+    assert np.allclose(s.numpy(), x @ sim, atol=1e-6)
+
+
+def test_bpr_penalty_and_bootstrap_ci():
+    torch.manual_seed(0)
+    m = rs.BPRMF(3, 4, 2)
+    u, i, j = torch.tensor([0, 1]), torch.tensor([1, 2]), torch.tensor([3, 0])
+    want = (m.user(u).pow(2).sum(1) + m.item(i).pow(2).sum(1) + m.item(j).pow(2).sum(1)
+            + m.bias(i).squeeze(1) ** 2 + m.bias(j).squeeze(1) ** 2).mean()
+    assert torch.allclose(m.penalty(u, i, j), want)
+    per = rk.per_user(torch.tensor([0, 3, 20]), k=10)
+    assert np.allclose(per["hr"], [1, 1, 0]) and np.isclose(per["ndcg"].mean(), rk.ndcg(torch.tensor([0, 3, 20]), 10))
+    lo, hi = rk.bootstrap_ci(np.r_[np.zeros(50), np.ones(50)], n_boot=500, seed=0)
+    assert lo < 0.5 < hi and hi - lo < 0.3
+    lo2, hi2 = rk.bootstrap_ci(np.stack([np.ones(10), np.zeros(10)], 1), n_boot=50)
+    assert lo2.tolist() == [1.0, 0.0] and hi2.tolist() == [1.0, 0.0]

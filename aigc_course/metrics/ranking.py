@@ -44,4 +44,23 @@ def ndcg_from_list(ranked: list[int], relevant: set[int], k: int = 10) -> float:
     return float(dcg / ideal) if ideal > 0 else 0.0
 
 
-__all__ = ["hit_rate", "ndcg", "ndcg_from_list", "target_ranks"]
+def per_user(ranks: torch.Tensor | np.ndarray, k: int = 10) -> dict[str, np.ndarray]:
+    """Per-user ``"hr"`` = 1[r < k] and ``"ndcg"`` = 1[r < k] / log2(r + 2), each (U,) float64 (their means are
+    :func:`hit_rate` and :func:`ndcg`)."""
+    r = torch.as_tensor(ranks).double().numpy()
+    return {"hr": (r < k).astype(float), "ndcg": np.where(r < k, 1.0 / np.log2(r + 2.0), 0.0)}
+
+
+def bootstrap_ci(values: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (U,) or (U, M) (one column per model; the same
+    resampled users for every column, so intervals of differences are paired). Returns ``(low, high)``, each
+    a float or an (M,) array."""
+    v = np.asarray(values, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))
+    means = v[idx].mean(1)  # (n_boot,) or (n_boot, M)
+    a = (1 - level) / 2
+    low, high = np.quantile(means, a, axis=0), np.quantile(means, 1 - a, axis=0)
+    return (float(low), float(high)) if v.ndim == 1 else (low, high)
+
+
+__all__ = ["bootstrap_ci", "hit_rate", "ndcg", "ndcg_from_list", "per_user", "target_ranks"]

@@ -3,10 +3,13 @@
 All models score every item for every user; :mod:`aigc_course.metrics.ranking` turns the scores into
 HR@k and NDCG@k over a full ranking of the items a user has not rated.
 
-* :func:`leave_last_out` splits each user's ratings by time: the last one is the **test** item, the
-  second-to-last the **validation** item (for early stopping and tuning), the rest is training data.
+* :func:`random_holdout` holds out one random rating per user as the **test** item and another as the
+  **validation** item (for early stopping and tuning); the rest is training data. :func:`leave_last_out` splits by
+  time instead, which on MovieLens mostly measures the rating session (:func:`timestamp_stats`).
+* :func:`itemknn_scores` — cosine item–item neighbourhood scores on the training interactions.
 * :class:`BPRMF` — matrix factorisation ``s(u, i) = p_u·q_i + b_i`` trained with the BPR loss
-  ``−log σ(s(u, i) − s(u, j))`` for an observed item ``i`` and a random item ``j`` (:func:`bpr_loss`).
+  ``−log σ(s(u, i) − s(u, j))`` for an observed item ``i`` and a random item ``j`` (:func:`bpr_loss`), plus
+  BPR-Opt's prior ``λ‖Θ‖²`` on the parameters each triple touches (``penalty``, ``hp["reg"]``).
 * :class:`TextHistoryRecommender` — each item's vector is an id embedding plus a projection of its
   **text** (title, genres, tags → TF-IDF → truncated SVD, :func:`text_embeddings`); a user is their own
   vector plus a recency-weighted mean of the vectors of the last ``L`` items they rated. Items with few
@@ -76,6 +79,49 @@ def leave_last_out(ratings: pd.DataFrame, movies: pd.DataFrame) -> RecData:
                    np.array(val), np.array(test), user_ids)
 
 
+def random_holdout(ratings: pd.DataFrame, movies: pd.DataFrame, seed: int) -> RecData:
+    """Split ``ratings`` per user at random: one rating → test, another → validation, the rest → training
+    (kept in time order, ties broken by movieId). Unlike :func:`leave_last_out` this makes no claim that
+    rating time is viewing order. Every user needs at least 3 ratings."""
+    rng = np.random.default_rng(seed)
+    movie_ids = movies["movieId"].to_numpy()
+    item_of = {m: i for i, m in enumerate(movie_ids)}
+    df = ratings.sort_values(["userId", "timestamp", "movieId"], kind="stable")
+    user_ids = np.sort(df["userId"].unique())
+    seqs, val, test, tu, ti = [], [], [], [], []
+    for u, (_, g) in enumerate(df.groupby("userId", sort=True)):
+        items = np.array([item_of[m] for m in g["movieId"]])
+        if len(items) < 3:
+            raise ValueError("every user needs at least 3 ratings for a random hold-out")
+        v, t = rng.choice(len(items), 2, replace=False)
+        keep = np.ones(len(items), dtype=bool)
+        keep[[v, t]] = False
+        seqs.append(items[keep])
+        val.append(items[v])
+        test.append(items[t])
+        tu.append(np.full(int(keep.sum()), u))
+        ti.append(items[keep])
+    return RecData(len(user_ids), len(movie_ids), movie_ids, np.concatenate(tu), np.concatenate(ti), seqs,
+                   np.array(val), np.array(test), user_ids)
+
+
+def timestamp_stats(ratings: pd.DataFrame, session_gap_min: float) -> dict[str, float]:
+    """How much of a user's rating order is a rating *session* (per user, sorted by time, ties by movieId):
+    ``users``; ``last_two_within_10min`` and ``last_two_same_second`` (users whose last two ratings, the
+    leave-last-out validation and test items, are that close); ``last_21_within_1h``; ``three_or_more_sessions``
+    (users with ≥ 3 sessions when a gap of more than ``session_gap_min`` minutes starts a new session)."""
+    out = {"users": 0, "last_two_within_10min": 0, "last_two_same_second": 0, "last_21_within_1h": 0,
+           "three_or_more_sessions": 0}
+    for _, g in ratings.sort_values(["userId", "timestamp", "movieId"], kind="stable").groupby("userId"):
+        t = g["timestamp"].to_numpy()
+        out["users"] += 1
+        out["last_two_within_10min"] += int(t[-1] - t[-2] < 600)
+        out["last_two_same_second"] += int(t[-1] == t[-2])
+        out["last_21_within_1h"] += int(len(t) >= 21 and t[-1] - t[-21] < 3600)
+        out["three_or_more_sessions"] += int((np.diff(t) > session_gap_min * 60).sum() + 1 >= 3)
+    return out
+
+
 def exclusion_mask(data: RecData, include_val: bool) -> torch.Tensor:
     """(U, I) bool: items each user already rated in training (and, if ``include_val``, the validation item)
     — they are not candidates for ranking."""
@@ -143,6 +189,16 @@ def popularity_scores(data: RecData) -> torch.Tensor:
     return torch.as_tensor(data.item_counts(), dtype=torch.float32).expand(data.n_users, -1)
 
 
+def itemknn_scores(data: RecData) -> torch.Tensor:
+    """Item-kNN with cosine similarity on the binary training matrix X (U, I), every item a neighbour:
+    ``sim(i, j) = c_ij / sqrt(n_i n_j)`` (c co-raters, n raters) and ``s(u, j) = Σ_{i rated by u} sim(i, j)``.
+    Computed as ``(X D^{-1/2} X^T)(X D^{-1/2})`` without the (I, I) matrix. Returns scores (U, I)."""
+    x = torch.zeros(data.n_users, data.n_items)
+    x[torch.as_tensor(data.train_users), torch.as_tensor(data.train_items)] = 1.0
+    xn = x / x.sum(0).clamp_min(1.0).sqrt()  # (U, I) = X D^{-1/2}
+    return (x @ xn.T) @ xn
+
+
 def bpr_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
     """BPR loss ``mean(−log σ(pos − neg))`` = ``mean(softplus(neg − pos))`` for scores (B,) of observed and
     sampled items."""
@@ -173,6 +229,11 @@ class BPRMF(nn.Module):
     def item_vectors(self) -> torch.Tensor:
         """The item space (I, d)."""
         return self.item.weight.detach()
+
+    def penalty(self, users: torch.Tensor, items: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        """BPR-Opt's prior term per triple, ``‖p_u‖² + ‖q_i‖² + ‖q_j‖² + b_i² + b_j²``, averaged over the batch (B,)."""
+        return (self.user(users).pow(2).sum(-1) + self.item(items).pow(2).sum(-1) + self.item(neg).pow(2).sum(-1)
+                + self.bias(items).squeeze(-1) ** 2 + self.bias(neg).squeeze(-1) ** 2).mean()
 
 
 class TextHistoryRecommender(nn.Module):
@@ -222,6 +283,12 @@ class TextHistoryRecommender(nn.Module):
         every = torch.arange(self.n_items, device=users.device)
         return self.query(users, hist) @ self.vectors(every).T + self.bias(every).T
 
+    def penalty(self, users: torch.Tensor, items: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        """The same prior on the free parameters a triple touches: ``‖p_u‖² + ‖e_i‖² + ‖e_j‖² + b_i² + b_j²``
+        (batch mean; the shared projection A is left to ``weight_decay``)."""
+        return (self.user(users).pow(2).sum(-1) + self.item(items).pow(2).sum(-1) + self.item(neg).pow(2).sum(-1)
+                + self.bias(items).squeeze(-1) ** 2 + self.bias(neg).squeeze(-1) ** 2).mean()
+
     def item_vectors(self) -> torch.Tensor:
         """The item space (I, d)."""
         with torch.no_grad():
@@ -234,7 +301,9 @@ class TextHistoryRecommender(nn.Module):
 def train_bpr(model: nn.Module, users: torch.Tensor, items: torch.Tensor, hist: torch.Tensor | None,
               n_items: int, hp: Mapping, validate: Callable[[nn.Module], float], seed: int,
               progress: bool = True) -> dict:
-    """Train ``model`` with the BPR loss and one uniformly sampled negative item per example; keep the weights
+    """Train ``model`` with BPR-Opt — the BPR loss plus ``hp["reg"]`` (λ, default 0) times the model's
+    ``penalty`` (the squared norms of the parameters each triple touches) — and one uniformly sampled
+    negative item per example; keep the weights
     of the epoch with the best ``validate(model)`` (validation NDCG@10), stop after ``hp["patience"]`` epochs
     without improvement. ``users``, ``items`` (N,), ``hist`` (N, L) or None. Uses ``hp["epochs"]``,
     ``hp["batch_size"]``, ``hp["lr"]``, ``hp["weight_decay"]``. Returns the history and the best epoch."""
@@ -253,6 +322,8 @@ def train_bpr(model: nn.Module, users: torch.Tensor, items: torch.Tensor, hist: 
             neg = torch.randint(0, n_items, (len(idx),), generator=g)
             h = hist[idx] if hist is not None else None
             loss = bpr_loss(model.score(users[idx], items[idx], h), model.score(users[idx], neg, h))
+            if hp.get("reg", 0.0):
+                loss = loss + hp["reg"] * model.penalty(users[idx], items[idx], neg)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -272,5 +343,5 @@ def train_bpr(model: nn.Module, users: torch.Tensor, items: torch.Tensor, hist: 
 
 
 __all__ = ["BPRMF", "RecData", "TextHistoryRecommender", "bpr_loss", "exclusion_mask", "history_matrix",
-           "item_texts", "leave_last_out", "next_item_examples", "popularity_scores", "text_embeddings",
-           "train_bpr"]
+           "item_texts", "itemknn_scores", "leave_last_out", "next_item_examples", "popularity_scores",
+           "random_holdout", "text_embeddings", "timestamp_stats", "train_bpr"]
