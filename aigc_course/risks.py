@@ -326,6 +326,61 @@ def train_generator(kind: str, hp: Mapping[str, Any], *, device: torch.device | 
     return trained
 
 
+COURSE_GENERATOR_SOURCES: dict[str, str] = {"dcgan": "chapter 04 (04_dcgan)", "mlp_gan": "chapter 04 (04_mlp_gan)",
+                                             "vae": "chapter 05 (05_conv_vae)"}
+"""The kinds :func:`load_course_generator` can take from the chapters' own checkpoints, and where from."""
+
+
+def course_generator_checkpoint(kind: str, profile: str) -> tuple[str, dict[str, Any], Callable[[], nn.Module]]:
+    """``(name, config, build)`` of the checkpoint that chapter 04 (``dcgan``, ``mlp_gan``) or 05 (``vae``) writes
+    with ``load_or_train`` in ``profile``: the same name and config dict as the notebooks build (their rows of
+    :mod:`aigc_course.config` and the default seed), so :func:`training.checkpoint_path` finds the same file.
+    ``build()`` returns the untrained module whose ``state_dict`` the checkpoint holds."""
+    if kind not in COURSE_GENERATOR_SOURCES:
+        raise ValueError(f"kind must be one of {tuple(COURSE_GENERATOR_SOURCES)}, not {kind!r}")
+    if kind == "vae":
+        h = config.chapter("05_vae").hparams(profile)
+        cfg = {"channels": h.channels, "hidden": h.hidden, "batch_size": h.batch_size, "lr": h.lr,
+               "warmup_frac": h.warmup_frac, "train_limit": h.train_limit, "seed": config.DEFAULT_SEED,
+               "latent_dim": h.latent_dim, "epochs": h.epochs, "beta": 1.0}
+        return "05_conv_vae", cfg, lambda: ConvVAE(h.latent_dim, channels=h.channels, hidden=h.hidden)
+    h = config.chapter("04_image_gans").hparams(profile)
+    cfg = {"batch": h.batch, "lr_g": h.lr_g, "lr_d": h.lr_d, "betas": (h.beta1, h.beta2), "chunk_steps": h.chunk_steps,
+           "train_limit": h.train_limit, "seed": config.DEFAULT_SEED}
+    if kind == "dcgan":
+        cfg = {"steps": h.dcgan_steps, **cfg, "latent_dim": h.latent_dim, "channels": h.channels}
+        return "04_dcgan", cfg, lambda: nn.ModuleDict({"G": DCGenerator(h.latent_dim, channels=h.channels),
+                                                       "D": DCDiscriminator(channels=h.channels)})
+    cfg = {"steps": h.mlp_steps, **cfg, "latent_dim": h.latent_dim, "hidden": h.mlp_hidden, "depth": h.mlp_depth}
+    return "04_mlp_gan", cfg, lambda: nn.ModuleDict({
+        "G": MLPImageGenerator(h.latent_dim, hidden=h.mlp_hidden, depth=h.mlp_depth),
+        "D": MLPImageDiscriminator(hidden=h.mlp_hidden, depth=h.mlp_depth)})
+
+
+def load_course_generator(kind: str, profiles: Sequence[str], *, device: torch.device | None = None
+                          ) -> tuple[nn.Module, str] | None:
+    """The generator ``kind`` trained by its own chapter (04 or 05), from the first of ``profiles`` whose
+    finished checkpoint is in the checkpoint folder — or ``None`` when there is none (nothing is trained).
+    Returns ``(model, description)``; GANs come back as a generator/discriminator pair like
+    :func:`build_generator`'s, so :func:`sample_digits` treats both alike."""
+    if kind not in COURSE_GENERATOR_SOURCES:
+        return None
+    for profile in dict.fromkeys(profiles):
+        name, cfg, build = course_generator_checkpoint(kind, profile)
+        path = training.checkpoint_path(name, cfg)
+        if not path.is_file():
+            continue
+        model = build()
+        try:
+            model.load_state_dict(training.load_checkpoint(path)["model"])
+        except (training.CheckpointError, RuntimeError, KeyError):
+            continue
+        if isinstance(model, nn.ModuleDict):
+            model = _Pair(model["G"], model["D"])
+        return model.to(device or torch.device("cpu")).eval(), f"{COURSE_GENERATOR_SOURCES[kind]}, {profile} profile"
+    return None
+
+
 @torch.no_grad()
 def ddim_sample(net: UNet, schedule: NoiseSchedule, n: int, steps: int, *,
                 generator: torch.Generator | None = None, batch: int = 500) -> torch.Tensor:
@@ -596,9 +651,10 @@ def hparams(profile: str | None = None) -> config.HParams:
 
 
 __all__ = [
-    "BIAS_TEMPLATES", "COMPANY_NAMES", "GENERATORS", "PERSON_NAMES", "FakeDetector", "accuracy", "accuracy_vs_eps",
-    "build_generator", "ddim_sample", "detector_accuracy", "fgsm", "gpt_attention", "greedy_continue",
-    "hparams", "input_gradient", "integrated_gradients", "memorisation", "name_probe", "pgd", "probe_spread",
+    "BIAS_TEMPLATES", "COMPANY_NAMES", "COURSE_GENERATOR_SOURCES", "GENERATORS", "PERSON_NAMES", "FakeDetector",
+    "accuracy", "accuracy_vs_eps", "build_generator", "course_generator_checkpoint", "ddim_sample",
+    "detector_accuracy", "fgsm", "gpt_attention", "greedy_continue", "hparams", "input_gradient",
+    "integrated_gradients", "load_course_generator", "memorisation", "name_probe", "pgd", "probe_spread",
     "project_linf", "prompt_starts", "robust_accuracy", "saliency", "sample_digits", "train_detector",
     "train_generator", "train_overfit_lm", "train_robust_classifier",
 ]

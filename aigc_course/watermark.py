@@ -133,6 +133,40 @@ def threshold_for_fpr(fpr: float) -> float:
     return NormalDist().inv_cdf(1 - fpr)
 
 
+def calibrate_threshold(z_calib: np.ndarray, fpr: float) -> float:
+    """The detection threshold for a false-positive rate ``fpr``, set on **calibration** scores only: the larger
+    of the normal ``z*`` and the ``(k+1)``-th largest of the ``n`` unwatermarked scores ``z_calib`` (1-D),
+    ``k = floor(fpr · n)``, so that at most ``k`` of them lie above it. Report the false-positive rate on other
+    texts (:func:`flag_rate`): on the calibration texts it holds by construction."""
+    z_calib = np.asarray(z_calib, dtype=float)
+    if z_calib.size == 0:
+        raise ValueError("need unwatermarked calibration scores")
+    k = int(np.floor(fpr * z_calib.size + 1e-9))
+    empirical = float(np.sort(z_calib)[::-1][min(k, z_calib.size - 1)])
+    return max(threshold_for_fpr(fpr), empirical)
+
+
+def rate_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) two-sided confidence interval for a rate from ``k`` events in ``n`` trials."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0; got k={k}, n={n}")
+    from scipy.stats import beta  # scipy comes with scikit-learn
+
+    a = (1 - level) / 2
+    low = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return low, high
+
+
+def flag_rate(z: np.ndarray, threshold: float, level: float = 0.95) -> dict[str, float]:
+    """Share of the scores ``z`` (1-D) above ``threshold``: ``{"rate", "k", "n", "low", "high"}`` with the
+    Clopper–Pearson interval of :func:`rate_interval` at ``level``."""
+    z = np.asarray(z, dtype=float)
+    k, n = int((z > threshold).sum()), int(z.size)
+    low, high = rate_interval(k, n, level)
+    return {"rate": k / n, "k": k, "n": n, "low": low, "high": high}
+
+
 def tpr_at_fpr(z_marked: np.ndarray, z_plain: np.ndarray, fpr: float) -> dict[str, float]:
     """True-positive rate at a false-positive rate ``fpr``: a text is flagged when ``z > threshold``, and the
     threshold is the larger of the normal ``z*`` and the empirical one — the ``(k+1)``-th largest unwatermarked
@@ -142,9 +176,7 @@ def tpr_at_fpr(z_marked: np.ndarray, z_plain: np.ndarray, fpr: float) -> dict[st
     z_marked, z_plain = np.asarray(z_marked, dtype=float), np.asarray(z_plain, dtype=float)
     if z_marked.size == 0 or z_plain.size == 0:
         raise ValueError("need watermarked and unwatermarked scores")
-    k = int(np.floor(fpr * z_plain.size + 1e-9))
-    empirical = float(np.sort(z_plain)[::-1][min(k, z_plain.size - 1)])
-    thr = max(threshold_for_fpr(fpr), empirical)
+    thr = calibrate_threshold(z_plain, fpr)
     return {"threshold": thr, "tpr": float((z_marked > thr).mean()), "fpr": float((z_plain > thr).mean())}
 
 
@@ -183,5 +215,6 @@ def binomial_tail(n: int, gamma: float, k_min: int) -> float:
     return float(sum(math.comb(n, k) * gamma**k * (1 - gamma) ** (n - k) for k in range(max(k_min, 0), n + 1)))
 
 
-__all__ = ["bias_logits", "binomial_tail", "generate", "green_hits", "green_share", "green_lists", "substitute",
-           "threshold_for_fpr", "tpr_at_fpr", "watermarked_loss", "z_score", "z_scores"]
+__all__ = ["bias_logits", "binomial_tail", "calibrate_threshold", "flag_rate", "generate", "green_hits",
+           "green_share", "green_lists", "rate_interval", "substitute", "threshold_for_fpr", "tpr_at_fpr",
+           "watermarked_loss", "z_score", "z_scores"]

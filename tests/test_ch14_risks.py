@@ -257,3 +257,33 @@ def test_robust_classifier_and_generators_train_on_mnist(with_mirror):
     assert robust.extra["train_seconds"] > 0 and len(robust.history["loss"]) == 2
     vae = risks.train_generator("vae", hp, progress=False)
     assert risks.sample_digits("vae", vae.model, 3, hp, seed=0).shape == (3, 1, 28, 28)
+
+
+def test_the_threshold_is_set_on_calibration_scores_and_the_rate_is_reported_with_an_interval():
+    calib = np.linspace(-3, 4, 200)  # k = floor(0.01 · 200) = 2: the third-largest score
+    thr = watermark.calibrate_threshold(calib, 0.01)
+    assert thr == pytest.approx(np.sort(calib)[-3]) and (calib > thr).sum() == 2
+    assert watermark.calibrate_threshold(np.zeros(10), 0.01) == pytest.approx(watermark.threshold_for_fpr(0.01))
+    held_out = np.array([0.0, 1.0, 3.99, 5.0])
+    rate = watermark.flag_rate(held_out, thr)
+    assert (rate["k"], rate["n"]) == (2, 4) and rate["rate"] == 0.5 and rate["low"] < 0.5 < rate["high"]
+    low, high = watermark.rate_interval(0, 100)
+    assert low == 0.0 and high == pytest.approx(1 - 0.025 ** (1 / 100))  # exact Clopper–Pearson bound for k = 0
+    with pytest.raises(ValueError):
+        watermark.rate_interval(3, 2)
+
+
+@pytest.mark.parametrize("kind", ["dcgan", "mlp_gan", "vae"])
+def test_course_generators_are_loaded_from_their_chapters_checkpoints_only_when_present(kind, isolated):
+    assert risks.load_course_generator(kind, ("smoke",)) is None  # the isolated checkpoint folder is empty
+    name, cfg, build = risks.course_generator_checkpoint(kind, "smoke")
+    assert name.startswith(("04_", "05_"))
+    model = build()
+    from aigc_course import training
+
+    training.atomic_save({"model": model.state_dict(), "history": {}, "extra": {}}, training.checkpoint_path(name, cfg))
+    loaded, source = risks.load_course_generator(kind, ("fast", "smoke"))
+    assert "smoke profile" in source
+    images = risks.sample_digits(kind, loaded, 3, {}, seed=0)
+    assert images.shape == (3, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
+    assert risks.load_course_generator("diffusion", ("smoke",)) is None
