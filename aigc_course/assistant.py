@@ -16,8 +16,9 @@ The pipeline, top to bottom:
    and its margin over the runner-up, fitted on out-of-fold train scores and calibration out-of-scope
    questions. Below a threshold the assistant **hands over to a human**.
 6. **Answers** (:class:`Assistant`, :class:`Conversation`): the intent's template with its slots filled.
-7. **Generated replies** (:func:`train_dialogue_lora`, :func:`generated_reply`): the course's mini-GPT,
-   LoRA-fine-tuned on KB dialogues, for comparison; :func:`unsupported_facts` flags numbers it made up.
+7. **Generated replies** (:func:`train_dialogue_gpt`, :func:`generated_reply`): chapter 08's GPT trained from
+   scratch on whole KB dialogues (its context covers question and reply), for comparison;
+   :class:`ReplyChecker` / :func:`unsupported_facts` flag the facts it states that the KB does not support.
 
 Shapes: ``N`` questions, ``M`` train paraphrases, ``K`` intents, ``D`` vector width.
 """
