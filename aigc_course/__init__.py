@@ -18,6 +18,7 @@ from . import (
     course,
     datasets,
     doctor,
+    exercise_bank,
     exercises,
     metrics,
     models,
@@ -30,11 +31,12 @@ from . import (
 )
 from .claims import claim
 from .config import setup
+from .exercise_bank import check, hint
 from .report import record
 from .viz import show_source
 
 __all__ = [
-    "claim", "claims", "config", "conventions", "course", "datasets", "doctor", "exercises", "metrics", "models",
-    "paths", "record",
+    "check", "claim", "claims", "config", "conventions", "course", "datasets", "doctor", "exercise_bank", "exercises",
+    "hint", "metrics", "models", "paths", "record",
     "report", "setup", "show_source", "training", "viz", "viz_classify", "widgets", "__version__",
 ]

@@ -1,4 +1,5 @@
-"""``aigc-course``: doctor, data (list / verify / fetch), run, build (student / instructor), slides, site."""
+"""``aigc-course``: doctor, data (list / verify / fetch), run, build (student / instructor), exercises, slides,
+site."""
 
 from __future__ import annotations
 
@@ -86,6 +87,20 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_exercises(args: argparse.Namespace) -> int:
+    from .exercise_bank import exercise_table
+
+    stems = _only(args.only)
+    notebooks = sorted(paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+    if stems:
+        notebooks = [p for p in notebooks if any(p.stem == s or p.stem.startswith(f"{s}_") for s in stems)]
+    if not notebooks:
+        print(f"aigc-course exercises: no notebook matches {stems}", file=sys.stderr)
+        return 2
+    print(exercise_table(notebooks))
+    return 0
+
+
 def _cmd_slides(args: argparse.Namespace) -> int:
     from .delivery.slides import build_slides
     from .delivery.web import WebAssetsError
@@ -143,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     handout.add_argument("--only", action="append", help="notebook numbers or stems, comma-separated")
     handout.add_argument("--out", help="output folder (default: build/student or build/instructor)")
     handout.set_defaults(func=_cmd_build)
+
+    exe = sub.add_parser("exercises", help="exercise counts by kind per chapter")
+    exe.add_argument("--only", action="append", help="notebook numbers or stems, comma-separated")
+    exe.set_defaults(func=_cmd_exercises)
 
     slides = sub.add_parser("slides", help="offline reveal.js slides of the chapters")
     slides.add_argument("chapters", nargs="*", help="notebook numbers or stems (default: all)")

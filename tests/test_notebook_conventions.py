@@ -25,7 +25,8 @@ def test_notebook_follows_the_conventions(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_has_three_checked_exercises(path):
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    checks = sum("ac.exercises.check_" in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    checks = sum(("ac.exercises.check_" in "".join(c["source"]) or "ac.check(" in "".join(c["source"]))
+                 for c in cells if c["cell_type"] == "code")
     assert checks >= 3
 
 

@@ -1,7 +1,8 @@
 """Tag each exercise's solution cell ``solution`` in the source notebooks (idempotent).
 
 A course notebook ends with exercises: a code cell with the student's answer (``def my_kl(...)``,
-``answer_3 = "kl"``) followed by a checking cell that calls ``ac.exercises.check_*``. For every
+``answer_3 = "kl"``) followed by a checking cell that calls ``ac.exercises.check_*`` or, for an exercise of
+the answer bank, ``ac.check("NN.name", answer)``. For every
 checking cell, the solution cells are the code cells just before it (back to the previous markdown
 or checking cell) that define a name the checking cell reads. Those get the tag; nothing else in
 the notebook changes, and the file keeps its JSON layout (it is rewritten only when a tag was added).
@@ -23,6 +24,7 @@ from typing import Any
 
 TAG = "solution"
 CHECK_CALL = "exercises.check_"
+BANK_CHECK_CALL = "ac.check("  # a one-line check against the answer bank (aigc_course.exercise_bank)
 
 
 def source(cell: dict[str, Any]) -> str:
@@ -31,7 +33,7 @@ def source(cell: dict[str, Any]) -> str:
 
 
 def is_check_cell(cell: dict[str, Any]) -> bool:
-    return cell.get("cell_type") == "code" and CHECK_CALL in source(cell)
+    return cell.get("cell_type") == "code" and (CHECK_CALL in source(cell) or BANK_CHECK_CALL in source(cell))
 
 
 def _parse(text: str) -> ast.Module | None:

@@ -1,0 +1,173 @@
+"""The answer bank (aigc_course.exercise_bank): every reference passes its own check, every known wrong answer
+gets its own explanation, the notebooks' one-line checks and metadata agree with the bank, and the student
+edition of a notebook holds neither a solution nor a reference."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+import aigc_course as ac
+from aigc_course import exercise_bank as eb
+from aigc_course import exercises
+from aigc_course.cli import main as cli_main
+from aigc_course.delivery import student, tag_solutions
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BANK = eb.all_exercises()
+MIN_WRONG = 3
+
+
+@pytest.fixture(scope="module")
+def context():
+    """What an experiment's check needs from its notebook, rebuilt from the data mirror."""
+    from aigc_course.datasets.movielens import load_movielens
+    from aigc_course.models import recsys as rs
+
+    ml = load_movielens()
+    return {"13": {"data": rs.random_holdout(ml.ratings, ml.movies, ac.config.chapter("13_recommendation")
+                                             .hparams("fast").split_seed)}}
+
+
+def _feedback(exercise: eb.Exercise, answer, ctx: dict) -> tuple[bool, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        ok = exercise.run(answer, **ctx)
+    return ok, out.getvalue()
+
+
+def _ctx(exercise: eb.Exercise, context: dict) -> dict:
+    return context.get(exercise.chapter, {}) if exercise.kind == "experiment" else {}
+
+
+def test_the_bank_has_exercises():
+    assert "13.target_ranks" in BANK and BANK["13.target_ranks"].kind == "implement"
+
+
+@pytest.mark.parametrize("exercise_id", sorted(BANK))
+def test_the_reference_passes_its_own_check(exercise_id, context, monkeypatch):
+    monkeypatch.setenv("AIGC_COURSE_STRICT_EXERCISES", "1")
+    exercise = BANK[exercise_id]
+    ctx = _ctx(exercise, context)
+    ok, text = _feedback(exercise, exercise.reference(**ctx), ctx)
+    assert ok and text.startswith("✅"), text
+
+
+@pytest.mark.parametrize("exercise_id", sorted(BANK))
+def test_every_known_wrong_answer_gets_its_own_explanation(exercise_id, context, monkeypatch):
+    monkeypatch.delenv("AIGC_COURSE_STRICT_EXERCISES", raising=False)
+    exercise = BANK[exercise_id]
+    ctx = _ctx(exercise, context)
+    wrong = exercise.wrong_answers(**ctx)
+    assert len(wrong) >= MIN_WRONG, f"{exercise_id} lists {len(wrong)} wrong answers, needs {MIN_WRONG}"
+    for answer, fragment in wrong:
+        ok, text = _feedback(exercise, answer, ctx)
+        assert not ok and text.startswith("❌") and fragment in text, (fragment, text)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(BANK))
+def test_a_missing_answer_is_reported_as_not_attempted(exercise_id, context, monkeypatch):
+    monkeypatch.delenv("AIGC_COURSE_STRICT_EXERCISES", raising=False)
+    exercise = BANK[exercise_id]
+    ok, text = _feedback(exercise, None, _ctx(exercise, context))
+    assert not ok and "not attempted" in text
+
+
+def test_strict_mode_raises_on_a_wrong_answer(monkeypatch):
+    monkeypatch.setenv("AIGC_COURSE_STRICT_EXERCISES", "1")
+    with pytest.raises(exercises.ExerciseFailed, match="13.bpr_weight"), contextlib.redirect_stdout(io.StringIO()):
+        ac.check("13.bpr_weight", 0.5)
+
+
+def test_an_unknown_id_names_the_chapters_exercises():
+    with pytest.raises(eb.UnknownExercise, match="13.target_ranks"):
+        ac.check("13.no_such_exercise", 1)
+
+
+def test_hint_prints_the_hint_not_the_answer(capsys):
+    ac.hint("13.target_ranks")
+    text = capsys.readouterr().out
+    assert "gather" in text and "def " not in text
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [("kind", "quiz", "kind"), ("difficulty", 4, "difficulty"),
+                                                         ("id", "13-ndcg", "must look like")])
+def test_a_malformed_exercise_is_refused(field, value, message):
+    fields = {"id": "13.x", "kind": "derive", "difficulty": 1, "title": "t", "run": print, "reference": lambda: 0}
+    with pytest.raises(ValueError, match=message):
+        eb.Exercise(**{**fields, field: value})
+
+
+def _bank_checks(cells: list[dict]) -> list[tuple[int, str]]:
+    """(cell index, exercise id) of every ``ac.check("id", ...)`` call."""
+    found = []
+    for i, cell in enumerate(cells):
+        src = "".join(cell["source"])
+        if cell["cell_type"] != "code" or "ac.check(" not in src:
+            continue
+        for node in ast.walk(ast.parse(src)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "check"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "ac"):
+                assert node.args and isinstance(node.args[0], ast.Constant), f"cell {i}: the id must be a literal"
+                found.append((i, node.args[0].value))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_one_line_checks_match_the_bank_and_the_statement_metadata(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for i, exercise_id in _bank_checks(cells):
+        assert len("".join(cells[i]["source"]).strip().splitlines()) == 1, f"cell {i}: a check is one line"
+        exercise = eb.get(exercise_id)
+        assert exercise.chapter == path.stem[:2], f"cell {i}: {exercise_id} belongs to another chapter"
+        statement = next(c for c in reversed(cells[:i]) if c["cell_type"] == "markdown")
+        meta = statement["metadata"].get("aigc", {}).get("exercise")
+        assert meta == {"id": exercise_id, "kind": exercise.kind, "difficulty": exercise.difficulty}, (i, meta)
+        assert f"({exercise.kind} · difficulty {exercise.difficulty})" in "".join(statement["source"])
+    ids = [m["id"] for m in eb.notebook_exercises(cells)]
+    assert sorted(ids) == sorted(x for _, x in _bank_checks(cells)), "every statement with metadata has a check"
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_student_edition_holds_no_solution_and_no_reference(path):
+    """Every line of a bank exercise's solution cell is gone from the student edition, and so is the source of
+    every reference function of the chapter's bank."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    checks = _bank_checks(nb["cells"])
+    if not checks:
+        pytest.skip("no answer-bank exercise in this chapter yet")
+    handout = json.dumps(student.student_notebook(nb), ensure_ascii=False)
+    solutions = tag_solutions.find_solution_cells(nb["cells"])
+    assert solutions
+    for index in solutions:
+        for line in "".join(nb["cells"][index]["source"]).splitlines():
+            body = line.split("#")[0].strip()
+            if len(body) > 12 and not body.startswith(("def ", "import ", "from ")):
+                assert json.dumps(body, ensure_ascii=False)[1:-1] not in handout, f"solution line left: {body!r}"
+    import inspect
+
+    for _, exercise_id in checks:
+        exercise = eb.get(exercise_id)
+        if exercise.kind == "experiment":
+            continue
+        reference = exercise.reference()
+        if callable(reference):
+            body = inspect.getsource(reference).strip().splitlines()[-1].strip()
+            assert json.dumps(body, ensure_ascii=False)[1:-1] not in handout
+
+
+def test_the_exercises_command_prints_counts_by_kind(capsys):
+    assert cli_main(["exercises", "--only", "13"]) == 0
+    out = capsys.readouterr().out
+    assert "| implement | experiment | derive | concept | unclassified | total |" in out
+    row = next(line for line in out.splitlines() if line.startswith("| 13_recommendation"))
+    counts = dict(zip(("implement", "experiment", "derive", "concept", "unclassified", "total"),
+                      (int(x) for x in row.strip("|").split("|")[1:])))
+    assert counts == {"implement": 2, "experiment": 1, "derive": 2, "concept": 1, "unclassified": 0, "total": 6}
