@@ -1,4 +1,5 @@
-"""Smoke test of the schematic diagram of chapter 12 (aigc_course.diagrams.apps)."""
+"""Smoke tests of the application chapters' schematic diagrams: chapter 11's assistant pipeline
+(aigc_course.diagrams.assistant) and chapter 12's monitoring pipeline (aigc_course.diagrams.apps)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,21 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import pytest
 from matplotlib.figure import Figure
 
-from aigc_course.diagrams import apps
+from aigc_course.diagrams import apps, assistant
 
 
-def test_monitoring_diagram_names_every_stage():
-    fig = apps.monitoring_pipeline(show=False)
+@pytest.mark.parametrize(("draw", "stages"), [
+    (assistant.assistant_pipeline, ("intent scores", "slots", "confidence", "hand over", "template", "checker")),
+    (apps.monitoring_pipeline, ("decoy", "burst", "classifier", "bearish mass", "tweet count", "volume alerts")),
+], ids=["assistant", "monitoring"])
+def test_pipeline_diagram_names_every_stage(draw, stages):
+    fig = draw(show=False)
     assert isinstance(fig, Figure)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
-    for stage in ("decoy", "burst", "classifier", "bearish mass", "tweet count", "volume alerts"):
+    for stage in stages:
         assert stage in texts
     fig.canvas.draw()
     plt.close(fig)
