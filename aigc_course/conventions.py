@@ -106,9 +106,13 @@ def setup_source(stem: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Building
 # --------------------------------------------------------------------------------------------
-def md(text: str, slide: str = "-") -> dict[str, Any]:
-    """A markdown cell (``slide`` = ``slideshow.slide_type``)."""
-    return _cell("markdown", text, slide, ())
+def md(text: str, slide: str = "-", aigc: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A markdown cell (``slide`` = ``slideshow.slide_type``); ``aigc`` goes to ``metadata["aigc"]`` (an exercise
+    statement: ``{"exercise": {"id": "05.elbo", "kind": "implement", "difficulty": 2}}``)."""
+    cell = _cell("markdown", text, slide, ())
+    if aigc:
+        cell["metadata"]["aigc"] = aigc
+    return cell
 
 
 def code(text: str, slide: str = "-", tags: Sequence[str] = ()) -> dict[str, Any]:

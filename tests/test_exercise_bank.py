@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import importlib
 import io
 import json
 from pathlib import Path
@@ -24,15 +25,20 @@ BANK = eb.all_exercises()
 MIN_WRONG = 3
 
 
+_CONTEXTS: dict[str, dict] = {}
+
+
+def _chapter_context(chapter: str) -> dict:
+    """A chapter module's ``test_context()`` (what its experiment checks need), built once per chapter."""
+    if chapter not in _CONTEXTS:
+        module = importlib.import_module(f"aigc_course.exercise_bank.ch{chapter}")
+        _CONTEXTS[chapter] = module.test_context() if hasattr(module, "test_context") else {}
+    return _CONTEXTS[chapter]
+
+
 @pytest.fixture(scope="module")
 def context():
-    """What an experiment's check needs from its notebook, rebuilt from the data mirror."""
-    from aigc_course.datasets.movielens import load_movielens
-    from aigc_course.models import recsys as rs
-
-    ml = load_movielens()
-    return {"13": {"data": rs.random_holdout(ml.ratings, ml.movies, ac.config.chapter("13_recommendation")
-                                             .hparams("fast").split_seed)}}
+    return _chapter_context
 
 
 def _feedback(exercise: eb.Exercise, answer, ctx: dict) -> tuple[bool, str]:
@@ -42,8 +48,8 @@ def _feedback(exercise: eb.Exercise, answer, ctx: dict) -> tuple[bool, str]:
     return ok, out.getvalue()
 
 
-def _ctx(exercise: eb.Exercise, context: dict) -> dict:
-    return context.get(exercise.chapter, {}) if exercise.kind == "experiment" else {}
+def _ctx(exercise: eb.Exercise, context) -> dict:
+    return context(exercise.chapter) if exercise.kind == "experiment" else {}
 
 
 def test_the_bank_has_exercises():

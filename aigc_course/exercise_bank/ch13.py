@@ -263,6 +263,17 @@ def _run_knn_raw(answer: Any, *, data: rs.RecData) -> bool:
         hint=f"accepted within ±{KNN_RAW_BAND} of what raw co-counts give on this split")
 
 
+def test_context() -> dict[str, object]:
+    """The keyword arguments the chapter's experiment checks need, rebuilt from the data mirror as the notebook
+    builds them (for the test suite)."""
+    from .. import config
+    from ..datasets.movielens import load_movielens
+
+    ml = load_movielens()
+    return {"data": rs.random_holdout(ml.ratings, ml.movies, config.chapter("13_recommendation").hparams("fast")
+                                      .split_seed)}
+
+
 EXERCISES: list[Exercise] = [
     Exercise("13.ndcg", "derive", 1, "NDCG@k for one user", _run_ndcg, lambda: _ndcg,
              hint="A hit at 0-based rank r < k is worth 1/log2(r + 2); outside the top k nothing.", wrong=_NDCG_WRONG),
