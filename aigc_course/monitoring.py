@@ -35,13 +35,6 @@ def extract_tickers(text: str) -> list[str]:
     return list(seen)
 
 
-def retag(text: str, ticker: str) -> str:
-    """``text`` about ``ticker`` instead: every cash-tag becomes ``$ticker``; one is prepended if there is none."""
-    if TICKER_RE.search(text):
-        return TICKER_RE.sub(f"${ticker}", text)
-    return f"${ticker} {text}"
-
-
 @dataclass
 class Stream:
     """A replayed stream: ``tweets`` (columns ``time_min``, ``text``, ``label``, ``burst`` = burst id or -1,
@@ -285,4 +278,4 @@ def choose_threshold(score_fn, grid: Sequence[float]) -> tuple[float, pd.DataFra
 
 __all__ = ["Stream", "TICKER_RE", "alert_table", "all_tickers", "bin_ticker_series", "build_stream",
            "choose_threshold", "company_mentions", "company_pools", "crossings", "cusum_detector", "extract_tickers",
-           "match_alerts", "retag", "rolling_index", "window_sum", "zscore_detector"]
+           "match_alerts", "rolling_index", "window_sum", "zscore_detector"]

@@ -14,10 +14,8 @@ TEXTS = ["Tesla shares slump", "$TSLA recall widens", "Tesla hits record", "Tesl
 LABELS = np.array([0, 0, 1, 2, 0, 0, 1, 1, 1, 2, 2, 2, 2])
 
 
-def test_extract_tickers_and_retag():
+def test_extract_tickers():
     assert mon.extract_tickers("$aapl and $AAPL vs $5, $1.2bn, $msft") == ["AAPL", "MSFT"]
-    assert mon.retag("$X falls", "TSLA") == "$TSLA falls"
-    assert mon.retag("plain", "TSLA") == "$TSLA plain"
 
 
 def test_company_mentions_and_pools():

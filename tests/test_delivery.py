@@ -24,7 +24,7 @@ import pytest
 from aigc_course import exercises
 from aigc_course.cli import main
 from aigc_course.delivery import render, site, slides, student, tag_solutions, web
-from aigc_course.paths import notebooks_dir
+from aigc_course.paths import notebooks_dir, project_root
 
 NOTEBOOKS = sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
@@ -173,6 +173,18 @@ def test_student_build_stubs_every_solution_and_keeps_the_rest(tmp_path):
         assert student_path.read_text(encoding="utf-8") == json.dumps(handout, indent=1, ensure_ascii=False) + "\n"
 
 
+def test_the_committed_student_edition_is_in_sync_with_the_notebooks():
+    """student/ is what the Colab badges open: exactly the student build of notebooks/, byte for byte."""
+    committed = sorted((project_root() / "student").glob("*.ipynb"))
+    assert [p.name for p in committed] == [p.name for p in NOTEBOOKS], "run `make student`"
+    for source_path, student_path in zip(NOTEBOOKS, committed):
+        text = source_path.read_text(encoding="utf-8")
+        wanted = tag_solutions._dump(student.student_notebook(json.loads(text)), tag_solutions.layout_of(text))
+        assert student_path.read_text(encoding="utf-8") == wanted, (
+            f"student/{student_path.name} is out of date: run `make student` (aigc-course build --student --out "
+            "student) and commit it")
+
+
 def test_instructor_build_keeps_the_notebooks(tmp_path):
     written = student.build("instructor", ["00", "13"], out=tmp_path)
     for path in written:
@@ -188,8 +200,14 @@ def _exercise_namespace():
 
     g = torch.Generator().manual_seed(0)
     x_train, x_test = torch.randn(50, generator=g) * 2 + 1, torch.randn(20, generator=g) * 2 + 1
-    return {"ac": ac, "torch": torch, "math": math, "x_train": x_train, "x_test": x_test,
-            "mu_hat": x_train.mean(), "sigma_hat": x_train.std(unbiased=False)}
+
+    def avg_log_likelihood(x, mu, sigma):  # chapter 00 §2, which its experiment reuses
+        return (-0.5 * math.log(2 * math.pi) - torch.log(sigma) - (x - mu) ** 2 / (2 * sigma**2)).mean()
+
+    mu_hat, sigma_hat = x_train.mean(), x_train.std(unbiased=False)
+    return {"ac": ac, "torch": torch, "math": math, "x_train": x_train, "x_test": x_test, "mu_hat": mu_hat,
+            "sigma_hat": sigma_hat, "avg_log_likelihood": avg_log_likelihood,
+            "heldout_ll_gaussian": avg_log_likelihood(x_test, mu_hat, sigma_hat).item()}
 
 
 def _run_exercises(nb: dict) -> None:
@@ -206,11 +224,12 @@ def test_handout_exercises_run_and_report(monkeypatch, capsys):
     nb = json.loads((notebooks_dir() / "00_welcome.ipynb").read_text(encoding="utf-8"))
     monkeypatch.setenv("AIGC_COURSE_STRICT_EXERCISES", "1")
     _run_exercises(nb)
-    assert capsys.readouterr().out.count("✅") == 3
+    n = len(tag_solutions.find_solution_cells(nb["cells"]))
+    assert n == 4 and capsys.readouterr().out.count("✅") == n
     monkeypatch.delenv("AIGC_COURSE_STRICT_EXERCISES")
     _run_exercises(student.student_notebook(nb))
     out = capsys.readouterr().out
-    assert out.count("❌") == 3 and out.count("not attempted yet") == 3, out
+    assert out.count("❌") == n and out.count("not attempted yet") == n, out
 
 
 def test_a_stub_called_by_its_check_cell_fails_the_check_not_the_cell(monkeypatch, capsys):

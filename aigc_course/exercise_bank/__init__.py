@@ -22,12 +22,16 @@ The test suite feeds every one of them to the check, so the explanations are kno
 
 from __future__ import annotations
 
+import copy
 import importlib
 import pkgutil
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+import torch
 
 KINDS = ("implement", "experiment", "derive", "concept")
 ID_PATTERN = re.compile(r"^(\d\d)\.[a-z][a-z0-9_]*$")
@@ -66,6 +70,55 @@ class Exercise:
 
     def wrong_answers(self, **context: Any) -> list[tuple[Any, str]]:
         return list(self.wrong(**context) if callable(self.wrong) else self.wrong)
+
+
+def _module_copy(module: torch.nn.Module) -> torch.nn.Module:
+    """A deep copy of ``module`` that keeps the gradients its parameters hold (``deepcopy`` drops them)."""
+    out = copy.deepcopy(module)
+    for p, q in zip(module.parameters(), out.parameters()):
+        q.grad = None if p.grad is None else p.grad.clone()
+    return out
+
+
+def _copy_argument(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, torch.nn.Module):
+        return _module_copy(value)
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, dict, set, tuple)) or type(value).__module__.startswith("pandas"):
+        return copy.deepcopy(value)
+    return value
+
+
+def copying(fn: Any) -> Any:
+    """``fn`` called on copies of its arguments (tensors, arrays, modules with their gradients, lists, dicts, data
+    frames), so that an in-place change in a student's function (a ``+=`` on an input, gradients left in a model)
+    cannot alter the next case of a check or the reference's view of it. A value
+    that is not callable (the hand-out's ``None``) is returned as it is, for the "not attempted" message."""
+    if not callable(fn):
+        return fn
+
+    def wrapped(*args: Any) -> Any:
+        return fn(*[_copy_argument(a) for a in args])
+    return wrapped
+
+
+def nan_as_inf(fn: Any) -> Any:
+    """``fn`` with a NaN result reported as +inf, so that a NaN answer can be matched with a known mistake (NaN
+    never compares equal to NaN)."""
+    if not callable(fn):
+        return fn
+
+    def wrapped(*args: Any) -> Any:
+        out = fn(*args)
+        try:
+            arr = np.asarray(out.detach().cpu() if isinstance(out, torch.Tensor) else out, dtype=float)
+        except (TypeError, ValueError):
+            return out
+        return np.where(np.isnan(arr), np.inf, arr)
+    return wrapped
 
 
 class UnknownExercise(KeyError):
@@ -163,5 +216,5 @@ def exercise_table(notebooks: Sequence[Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["KINDS", "Exercise", "UnknownExercise", "all_exercises", "chapter_exercises", "check", "count_by_kind",
-           "exercise_table", "get", "hint", "notebook_exercises"]
+__all__ = ["KINDS", "Exercise", "UnknownExercise", "all_exercises", "chapter_exercises", "check", "copying",
+           "count_by_kind", "exercise_table", "get", "hint", "nan_as_inf", "notebook_exercises"]

@@ -9,18 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import exercises as ex
-from . import Exercise
-
-
-def _cloning(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor arguments, so an in-place change cannot alter the next check."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
-    return wrapped
-
+from . import Exercise, copying
 
 # ---- 01.relu_backward (implement): step 3 of backprop with ReLU instead of tanh ---------------------------
 
@@ -71,7 +60,7 @@ _RELU_WRONG: list[tuple[Any, str]] = [
 
 def _run_relu(answer: Any) -> bool:
     return ex.check_function(
-        "01.relu_backward", _cloning(answer), _relu_backward, _relu_cases(), atol=0, rtol=0,
+        "01.relu_backward", copying(answer), _relu_backward, _relu_cases(), atol=0, rtol=0,
         mistakes=[(_relu_value, "You multiplied by ReLU(A), the activation's value; the chain rule needs its slope, "
                                 "which is 1 where A > 0 and 0 elsewhere."),
                   (_relu_identity, "The gradient must be blocked (set to 0) where A <= 0: ReLU is flat there, so "
@@ -149,7 +138,7 @@ _ADAM_WRONG: list[tuple[Any, str]] = [
 
 def _run_adam(answer: Any) -> bool:
     return ex.check_function(
-        "01.adam", _cloning(answer), _adam_reference, _adam_cases(), atol=1e-9, rtol=1e-7,
+        "01.adam", copying(answer), _adam_reference, _adam_cases(), atol=1e-9, rtol=1e-7,
         mistakes=[(_adam_no_bias_correction, "You skipped the bias correction: divide m by (1 - beta1^t) and s by "
                                              "(1 - beta2^t), with t counting from 1. Without it the first steps are "
                                              "far too small (m and s start at 0)."),

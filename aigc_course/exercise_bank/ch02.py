@@ -8,8 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from .. import exercises as ex
-from . import Exercise
-from .ch01 import _cloning
+from . import Exercise, copying
 
 # ---- 02.logsumexp (implement): log Σ exp over the last dimension without overflow --------------------------
 
@@ -60,7 +59,7 @@ _LSE_WRONG: list[tuple[Any, str]] = [
 
 def _run_logsumexp(answer: Any) -> bool:
     return ex.check_function(
-        "02.logsumexp", _cloning(answer), _logsumexp, _lse_cases(), atol=1e-9, rtol=1e-9,
+        "02.logsumexp", copying(answer), _logsumexp, _lse_cases(), atol=1e-9, rtol=1e-9,
         mistakes=[(_lse_naive, "That is the naive formula: exp overflows to inf for logits above ~710 (float64) and "
                                "underflows to 0 (log → -inf) for very negative ones. Subtract the maximum first."),
                   (_lse_no_add_back, "You subtracted the maximum m but forgot to add it back: LSE(v) = m + log Σ "
@@ -125,7 +124,7 @@ _BCE_WRONG: list[tuple[Any, str]] = [
 
 def _run_bce(answer: Any) -> bool:
     return ex.check_function(
-        "02.bce", _cloning(answer), _bce, _bce_cases(), atol=1e-9, rtol=1e-9,
+        "02.bce", copying(answer), _bce, _bce_cases(), atol=1e-9, rtol=1e-9,
         mistakes=[(_bce_summed, "You summed over the examples; the loss is the mean (the 1/N in the formula)."),
                   (_bce_half, "The (1 - y) log(1 - σ(s)) term is missing: examples with y = 0 must count too."),
                   (_bce_sign, "Wrong sign: a log-probability is ≤ 0, so the loss is its *negative* mean."),
@@ -198,13 +197,13 @@ def _run_kl(answer: Any) -> bool:
     if callable(answer):
         zeros_case = _kl_cases()[-1]
         try:
-            out = _cloning(answer)(*zeros_case)
+            out = copying(answer)(*zeros_case)
             has_nan = isinstance(out, torch.Tensor) and bool(torch.isnan(out).any())
         except Exception:  # check_function reports what the code raised
             has_nan = False
         if has_nan:
             return ex.check_true("02.kl", False, failure=_NAN_EXPLANATION)
-    return ex.check_function("02.kl", _cloning(answer), _kl, _kl_cases(), atol=1e-9, rtol=1e-9,
+    return ex.check_function("02.kl", copying(answer), _kl, _kl_cases(), atol=1e-9, rtol=1e-9,
                              mistakes=_KL_MISTAKES,
                              hint="KL(p ‖ q) = Σ_k p_k (log p_k − log q_k) per row; a term with p_k = 0 counts 0.")
 

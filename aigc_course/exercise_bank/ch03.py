@@ -13,35 +13,7 @@ from .. import exercises as ex
 from .. import widgets
 from ..datasets import ring_centers
 from ..metrics import modes
-from . import Exercise
-
-
-def _cloning(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor / array arguments, so an in-place change cannot alter the next case."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else a.copy() if isinstance(a, np.ndarray) else a
-                    for a in args])
-    return wrapped
-
-
-def _nan_as_inf(fn: Any) -> Any:
-    """``fn`` with a NaN result reported as +inf, so that a NaN answer can be matched with a known mistake (NaN
-    never compares equal to NaN)."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        out = fn(*args)
-        try:
-            arr = np.asarray(out.detach().cpu() if isinstance(out, torch.Tensor) else out, dtype=float)
-        except (TypeError, ValueError):
-            return out
-        return np.where(np.isnan(arr), np.inf, arr)
-    return wrapped
-
+from . import Exercise, copying, nan_as_inf
 
 # ---- 03.optimal_d (derive): D* = p_data / (p_data + p_g) pointwise -------------------------------------------
 
@@ -60,7 +32,7 @@ _OPTIMAL_D_WRONG: list[tuple[Any, str]] = [
 
 def _run_optimal_d(answer: Any) -> bool:
     return ex.check_function(
-        "03.optimal_d", _cloning(answer), widgets.optimal_discriminator, _optimal_d_cases(),
+        "03.optimal_d", copying(answer), widgets.optimal_discriminator, _optimal_d_cases(),
         mistakes=[(_OPTIMAL_D_WRONG[0][0], "That is 1 - D*: the probability of *fake*. D(x) is P(real)."),
                   (_OPTIMAL_D_WRONG[1][0], "The density ratio p_data/p_g is unbounded; D* divides by the sum."),
                   (_OPTIMAL_D_WRONG[2][0], "D* is a probability, not a hard real/fake decision.")],
@@ -145,8 +117,8 @@ _VALUE_EST_WRONG: list[tuple[Any, str]] = [
 
 def _run_value_estimate(answer: Any) -> bool:
     return ex.check_function(
-        "03.value_estimate", _nan_as_inf(_cloning(answer)), _value_estimate, _value_cases(), atol=1e-5, rtol=1e-4,
-        mistakes=[(_nan_as_inf(_value_naive_log),
+        "03.value_estimate", nan_as_inf(copying(answer)), _value_estimate, _value_cases(), atol=1e-5, rtol=1e-4,
+        mistakes=[(nan_as_inf(_value_naive_log),
                    "log(sigmoid(a)) underflows: for a confident discriminator (a = ±120 in float32) σ(a) rounds to "
                    "0 or 1 and the log gives -inf. Use F.logsigmoid(a) for log D and F.logsigmoid(-a) for "
                    "log(1 - D): the same functions computed stably."),
@@ -179,7 +151,7 @@ _NS_GRAD_WRONG: list[tuple[Any, str]] = [
 
 def _run_ns_grad(answer: Any) -> bool:
     return ex.check_function(
-        "03.ns_grad", _cloning(answer), _ns_grad_autograd,
+        "03.ns_grad", copying(answer), _ns_grad_autograd,
         [(torch.linspace(-8, 8, 9),), (torch.tensor([-20.0, 0.0, 3.0]),)],
         mistakes=[(_NS_GRAD_WRONG[0][0], "Right size, wrong sign: the loss falls as the logit grows."),
                   (_NS_GRAD_WRONG[1][0], "That is the gradient of the *saturating* loss log(1 - D)."),
@@ -233,8 +205,8 @@ _JSD_WRONG: list[tuple[Any, str]] = [
 
 def _run_jsd(answer: Any) -> bool:
     return ex.check_function(
-        "03.jsd_grid", _nan_as_inf(_cloning(answer)), widgets.jsd, _jsd_cases(), atol=1e-6, rtol=1e-5,
-        mistakes=[(_nan_as_inf(_jsd_no_convention),
+        "03.jsd_grid", nan_as_inf(copying(answer)), widgets.jsd, _jsd_cases(), atol=1e-6, rtol=1e-5,
+        mistakes=[(nan_as_inf(_jsd_no_convention),
                    "Where a density is exactly 0, p·log(p/m) is 0·log 0 = NaN in NumPy; the convention is 0·log 0 = "
                    "0 (the limit). Only sum the terms where p > 0 (np.where, or scipy.special.xlogy)."),
                   (_jsd_one_sided, "That is KL(p ‖ m) alone; the JSD averages both: ½ KL(p ‖ m) + ½ KL(q ‖ m), "

@@ -11,8 +11,7 @@ from torch.nn import functional as F
 from .. import exercises as ex
 from ..metrics import image as image_metrics
 from ..models import gan
-from . import Exercise
-from .ch03 import _cloning, _nan_as_inf
+from . import Exercise, copying, nan_as_inf
 
 # ---- 04.convt_out (derive): the output size of a transposed convolution -------------------------------------
 
@@ -58,7 +57,7 @@ _G_LOSS_WRONG: list[tuple[Any, str]] = [
 
 def _run_g_loss(answer: Any) -> bool:
     return ex.check_function(
-        "04.g_loss", _cloning(answer), _g_loss_reference, _G_LOSS_CASES,
+        "04.g_loss", copying(answer), _g_loss_reference, _G_LOSS_CASES,
         mistakes=[(_G_LOSS_WRONG[0][0], "That is the saturating loss log(1 - D(G(z))): its gradient vanishes when D "
                                         "rejects the fakes."),
                   (_G_LOSS_WRONG[1][0], "Label 0 for fakes is the *discriminator's* target; the generator wants D to "
@@ -130,12 +129,12 @@ _SLERP_WRONG: list[tuple[Any, str]] = [
 
 def _run_slerp(answer: Any) -> bool:
     return ex.check_function(
-        "04.slerp", _nan_as_inf(_cloning(answer)), _slerp, _slerp_cases(), atol=1e-5, rtol=1e-4,
+        "04.slerp", nan_as_inf(copying(answer)), _slerp, _slerp_cases(), atol=1e-5, rtol=1e-4,
         mistakes=[(_slerp_lerp, "That is the straight line (1 − t) z0 + t z1, whose middle is about 1/√2 too short "
                                 "(§5). Weight the ends by sin((1 − t)ω)/sin ω and sin(tω)/sin ω instead."),
                   (_slerp_swapped, "The weights are swapped: at t = 0 the path must start at z0, so z0's weight is "
                                    "sin((1 − t)ω)/sin ω and z1's is sin(tω)/sin ω."),
-                  (_nan_as_inf(_slerp_no_fallback),
+                  (nan_as_inf(_slerp_no_fallback),
                    "A row parallel to its partner (z1 = 2·z0) has ω = 0 and sin ω = 0: 0/0 gives NaN. Where ω < 1e-4 "
                    "use the straight line (1 − t) z0 + t z1, which is the limit of slerp (torch.where)."),
                   (_slerp_one_angle, "The angle must be computed for each row (each pair of codes) separately: sum "
@@ -200,7 +199,7 @@ _PRECISION_WRONG: list[tuple[Any, str]] = [
 
 def _run_knn_precision(answer: Any) -> bool:
     return ex.check_function(
-        "04.knn_precision", _cloning(answer), _knn_precision, _precision_cases(), atol=1e-6, rtol=0,
+        "04.knn_precision", copying(answer), _knn_precision, _precision_cases(), atol=1e-6, rtol=0,
         mistakes=[(_precision_self, "Each real row is its own nearest neighbour at distance 0, so the k-th smallest "
                                     "distance in its row of cdist(real, real) is only the (k−1)-th neighbour. Skip "
                                     "the point itself: kthvalue(k + 1)."),

@@ -10,18 +10,7 @@ from torch.nn import functional as F
 
 from .. import exercises as ex
 from ..models import vae as vae_models
-from . import Exercise
-
-
-def _cloning(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor arguments, so an in-place change cannot alter the next check."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
-    return wrapped
-
+from . import Exercise, copying
 
 # ---- 05.kl (derive): the closed-form KL of a diagonal Gaussian to N(0, I) ----------------------------------
 
@@ -64,7 +53,7 @@ _KL_WRONG = [(fn, text[:20]) for fn, text in _KL_MISTAKES]
 
 
 def _run_kl(answer: Any) -> bool:
-    return ex.check_function("05.kl", _cloning(answer), _kl, _kl_cases(), mistakes=_KL_MISTAKES,
+    return ex.check_function("05.kl", copying(answer), _kl, _kl_cases(), mistakes=_KL_MISTAKES,
                              hint="½ Σ_d (μ² + σ² − 1 − log σ²) with σ² = exp(logvar), summed over the last dimension")
 
 
@@ -104,7 +93,7 @@ _SAMPLE_WRONG = [(fn, text[:20]) for fn, text in _SAMPLE_MISTAKES]
 
 
 def _run_reparam(answer: Any) -> bool:
-    return ex.check_function("05.reparam", _cloning(answer), _sample, _sample_cases(), mistakes=_SAMPLE_MISTAKES,
+    return ex.check_function("05.reparam", copying(answer), _sample, _sample_cases(), mistakes=_SAMPLE_MISTAKES,
                              hint="z = μ + σ ε with σ = exp(logvar / 2)")
 
 
@@ -208,7 +197,7 @@ _LOGLIK_WRONG = [(fn, key) for (fn, _), key in zip(_LOGLIK_MISTAKES, ("underflow
 
 
 def _run_loglik(answer: Any) -> bool:
-    return ex.check_function("05.bernoulli_loglik", _cloning(answer), _bernoulli_loglik, _loglik_cases(),
+    return ex.check_function("05.bernoulli_loglik", copying(answer), _bernoulli_loglik, _loglik_cases(),
                              atol=1e-4, rtol=1e-5, mistakes=_LOGLIK_MISTAKES,
                              hint="x·ℓ − softplus(ℓ) per pixel (= x log σ(ℓ) + (1 − x) log(1 − σ(ℓ))), summed over "
                                   "all but the first dimension")
@@ -291,7 +280,7 @@ _IWAE_WRONG = [(fn, key) for (fn, _), key in zip(_IWAE_MISTAKES, ("averaged the 
 
 
 def _run_iwae(answer: Any) -> bool:
-    return ex.check_function("05.iwae", _cloning(answer), _iwae, _iwae_cases(), atol=1e-3, rtol=1e-5,
+    return ex.check_function("05.iwae", copying(answer), _iwae, _iwae_cases(), atol=1e-3, rtol=1e-5,
                              mistakes=_IWAE_MISTAKES,
                              hint="log w = log p(x|z) + log N(z; 0, I) − log N(z; μ, σ²), each log-density summed "
                                   "over D; then torch.logsumexp(log_w, 1) − log K")

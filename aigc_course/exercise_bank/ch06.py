@@ -9,18 +9,7 @@ import torch
 from torch import nn
 
 from .. import exercises as ex
-from . import Exercise
-
-
-def _cloning(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor arguments, so an in-place change cannot alter the next check."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
-    return wrapped
-
+from . import Exercise, copying
 
 # ---- 06.alpha_bars (derive): the cumulative signal share from the β's --------------------------------------
 
@@ -56,7 +45,7 @@ _AB_WRONG = [(_ab_sum, "signal shares multiply"), (_ab_beta_product, "noise shar
 
 
 def _run_alpha_bars(answer: Any) -> bool:
-    return ex.check_function("06.alpha_bars", _cloning(answer), _alpha_bars, _alpha_bar_cases(), mistakes=_AB_MISTAKES,
+    return ex.check_function("06.alpha_bars", copying(answer), _alpha_bars, _alpha_bar_cases(), mistakes=_AB_MISTAKES,
                              hint="use torch.cumprod")
 
 
@@ -100,7 +89,7 @@ _X0_WRONG = [(_x0_variance, "standard deviation"), (_x0_no_rescale, "undo the sh
 
 
 def _run_predict_x0(answer: Any) -> bool:
-    return ex.check_function("06.predict_x0", _cloning(answer), _predict_x0, _x0_cases(), mistakes=_X0_MISTAKES,
+    return ex.check_function("06.predict_x0", copying(answer), _predict_x0, _x0_cases(), mistakes=_X0_MISTAKES,
                              hint="solve x_t = √ᾱ x_0 + √(1 − ᾱ) ε for x_0")
 
 
@@ -140,7 +129,7 @@ _GUIDED_WRONG = [(_g_swapped, "swapped"), (_g_sum, "*difference*"), (_g_scale_co
 
 
 def _run_guidance(answer: Any) -> bool:
-    return ex.check_function("06.guidance", _cloning(answer), _guided, _guided_cases(), mistakes=_GUIDED_MISTAKES,
+    return ex.check_function("06.guidance", copying(answer), _guided, _guided_cases(), mistakes=_GUIDED_MISTAKES,
                              hint="ε(x, c) + w (ε(x, c) − ε(x, ∅))")
 
 
@@ -230,7 +219,7 @@ _DDIM_WRONG = [(fn, key) for (fn, _), key in zip(_DDIM_MISTAKES, ("√(1 − ᾱ
 
 
 def _run_ddim_step(answer: Any) -> bool:
-    return ex.check_function("06.ddim_step", _cloning(answer), _ddim_step, _ddim_cases(), atol=1e-5, rtol=1e-4,
+    return ex.check_function("06.ddim_step", copying(answer), _ddim_step, _ddim_cases(), atol=1e-5, rtol=1e-4,
                              mistakes=_DDIM_MISTAKES,
                              hint="x̂_0 first (exercise 2), then σ from η, then √ᾱ_s x̂_0 + √(1 − ᾱ_s − σ²) ε̂ + σ z")
 
@@ -314,7 +303,7 @@ _HEUN_WRONG = [(fn, key) for (fn, _), key in zip(_HEUN_MISTAKES, ("Euler's step"
 
 
 def _run_heun_step(answer: Any) -> bool:
-    return ex.check_function("06.heun_step", _cloning(answer), _heun_step, _heun_cases(), atol=1e-5, rtol=1e-4,
+    return ex.check_function("06.heun_step", copying(answer), _heun_step, _heun_cases(), atol=1e-5, rtol=1e-4,
                              mistakes=_HEUN_MISTAKES,
                              hint="ds = s_next − s; v1 = velocity(x, s); v2 = velocity(x + ds·v1, s_next); "
                                   "x + ds·(v1 + v2)/2")

@@ -10,18 +10,7 @@ import torch
 from .. import exercises as ex
 from ..metrics import text as text_metrics
 from ..models import lm, ngram
-from . import Exercise
-
-
-def _cloning(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor arguments, so an in-place change cannot alter the next check."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
-    return wrapped
-
+from . import Exercise, copying
 
 # ---- 07.perplexity_bits (derive): perplexity and bits per character from a loss in nats ------------------
 
@@ -71,7 +60,7 @@ _ADD_K_WRONG: list[tuple[Any, str]] = [
 
 def _run_add_k(answer: Any) -> bool:
     return ex.check_function(
-        "07.add_k", _cloning(answer), _add_k, _add_k_cases(),
+        "07.add_k", copying(answer), _add_k, _add_k_cases(),
         mistakes=[(_ADD_K_WRONG[0][0], "The denominator needs k for *every* one of the V characters: N(h) + kV."),
                   (_ADD_K_WRONG[1][0], "Add kV to the denominator too, or the row no longer sums to 1."),
                   (_ADD_K_WRONG[2][0], "That is the unsmoothed estimate: unseen characters get probability 0.")],
@@ -138,7 +127,7 @@ _TOP_P_WRONG: list[tuple[Any, str]] = [
 
 def _run_top_p(answer: Any) -> bool:
     return ex.check_function(
-        "07.top_p", _finite(_cloning(answer)), _finite(_top_p), _top_p_cases(),
+        "07.top_p", _finite(copying(answer)), _finite(_top_p), _top_p_cases(),
         mistakes=[(_finite(_wrong_cumsum), "Off by one: keep a character while the mass *before* it is below p, so "
                                            "the kept set reaches p (the inclusive cumulative sum drops the last one)."),
                   (_finite(_wrong_threshold), "top-p is not a threshold on each probability: sort, accumulate, and "
@@ -211,7 +200,7 @@ _RNN_WRONG: list[tuple[Any, str]] = [
 
 def _run_rnn_forward(answer: Any) -> bool:
     return ex.check_function(
-        "07.rnn_forward", _cloning(answer), _rnn_forward, _rnn_cases(), atol=1e-5, rtol=1e-4,
+        "07.rnn_forward", copying(answer), _rnn_forward, _rnn_cases(), atol=1e-5, rtol=1e-4,
         mistakes=[(_rnn_no_tanh, "The tanh is missing: without it the RNN is linear and its state can grow without "
                                  "bound. Apply torch.tanh to W_x x_t + W_h h_{t-1} + b at every step."),
                   (_rnn_state_not_carried, "Every step used h0 as the previous state: carry the state — the h_t you "
@@ -296,7 +285,7 @@ _KN_WRONG: list[tuple[Any, str]] = [
 
 def _run_kneser_ney(answer: Any) -> bool:
     return ex.check_function(
-        "07.kneser_ney_bigram", _cloning(answer), _kneser_ney_bigram, _kn_cases(), atol=1e-8, rtol=1e-6,
+        "07.kneser_ney_bigram", copying(answer), _kneser_ney_bigram, _kn_cases(), atol=1e-8, rtol=1e-6,
         mistakes=[(_kn_unigram_backoff, "That is absolute discounting: it backs off to how *often* w occurs. "
                                         "Kneser–Ney backs off to how many *different* characters w follows: "
                                         "P_cont(w) = #{h : N(h, w) > 0} / #{(h, w) : N(h, w) > 0}."),

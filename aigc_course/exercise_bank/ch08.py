@@ -11,18 +11,7 @@ from torch.nn import functional as F
 
 from .. import exercises as ex
 from ..models import lm
-from . import Exercise
-
-
-def _cloning(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor arguments, so an in-place change cannot alter the next check."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
-    return wrapped
-
+from . import Exercise, copying
 
 # ---- 08.causal_mask (derive): the (T, T) mask of a language model ----------------------------------------
 
@@ -167,7 +156,7 @@ _LN_WRONG: list[tuple[Any, str]] = [
 
 def _run_layer_norm(answer: Any) -> bool:
     return ex.check_function(
-        "08.layer_norm", _cloning(answer), _layer_norm, _ln_cases(), atol=1e-5, rtol=1e-4,
+        "08.layer_norm", copying(answer), _layer_norm, _ln_cases(), atol=1e-5, rtol=1e-4,
         mistakes=[(_ln_unbiased, "x.var() is the unbiased variance (divides by C − 1); LayerNorm divides by C: use "
                                  "x.var(-1, unbiased=False, keepdim=True) or ((x − mean)²).mean(-1). It matters most "
                                  "for a small width."),
@@ -227,7 +216,7 @@ _LORA_MERGE_WRONG: list[tuple[Any, str]] = [
 
 def _run_lora_merge(answer: Any) -> bool:
     return ex.check_function(
-        "08.lora_merge", _cloning(answer), _lora_merge, _lora_cases(), atol=1e-5, rtol=1e-4,
+        "08.lora_merge", copying(answer), _lora_merge, _lora_cases(), atol=1e-5, rtol=1e-4,
         mistakes=[(_lora_no_scale, "The scale is missing: the adapter's output is multiplied by alpha / r, so the "
                                    "merged update is (alpha / r) · B A."),
                   (_lora_scale_inverted, "The scale is upside down: alpha / r, not r / alpha (with alpha = 2r the "

@@ -6,24 +6,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .. import exercises as ex
 from ..metrics import classification as cm
-from . import Exercise
-
-
-def _copying(fn: Any) -> Any:
-    """``fn`` called on copies of its array and tensor arguments, so an in-place change cannot alter the next
-    case (or the reference's view of it)."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else a.copy() if isinstance(a, np.ndarray) else a
-                    for a in args])
-    return wrapped
-
+from . import Exercise, copying
 
 # ---- 09.macro_f1 (implement): macro-F1 from a confusion matrix ---------------------------------------------
 
@@ -92,7 +78,7 @@ _MACRO_F1_WRONG = [(fn, text.split(":")[0].split(";")[0]) for fn, text in _MACRO
 
 def _run_macro_f1(answer: Any) -> bool:
     return ex.check_function(
-        "09.macro_f1", _copying(answer), _macro_f1, _macro_f1_cases(), atol=1e-9, rtol=1e-9,
+        "09.macro_f1", copying(answer), _macro_f1, _macro_f1_cases(), atol=1e-9, rtol=1e-9,
         mistakes=_MACRO_F1_MISTAKES,
         hint="per class: TP = the diagonal, TP + FP = the column sum, TP + FN = the row sum; F1_k = 2TP / (2TP + FP "
              "+ FN), 0 when the denominator is 0; then the plain mean over the K classes")
@@ -131,7 +117,7 @@ _CLASS_WEIGHTS_WRONG: list[tuple[Any, str]] = [
 
 def _run_class_weights(answer: Any) -> bool:
     return ex.check_function(
-        "09.class_weights", _copying(answer), _class_weights, _class_weights_cases(),
+        "09.class_weights", copying(answer), _class_weights, _class_weights_cases(),
         mistakes=[(_weights_inverse, "1/n_k has the right proportions but the wrong scale: multiply by N/K so the "
                                      "weights average to 1 over the examples."),
                   (_weights_no_k, "Divide by the number of classes K as well."),
@@ -192,7 +178,7 @@ _UNDO_WRONG: list[tuple[Any, str]] = [
 
 def _run_undo_weights(answer: Any) -> bool:
     return ex.check_function(
-        "09.undo_weights", _copying(answer), _undo_weights, _undo_cases(), atol=1e-9, rtol=1e-7,
+        "09.undo_weights", copying(answer), _undo_weights, _undo_cases(), atol=1e-9, rtol=1e-7,
         mistakes=[(_undo_multiplied, "Divide by w_k, do not multiply: the weighted model already *over-states* class "
                                      "k by the factor w_k (p ∝ w·q), so q ∝ p / w."),
                   (_undo_not_renormalised, "After dividing by w each row no longer sums to 1: divide every row by "
@@ -271,7 +257,7 @@ _TFIDF_WRONG: list[tuple[Any, str]] = [
 
 def _run_tfidf(answer: Any) -> bool:
     return ex.check_function(
-        "09.tfidf", _copying(answer), _tfidf, _tfidf_cases(), atol=1e-9, rtol=1e-7,
+        "09.tfidf", copying(answer), _tfidf, _tfidf_cases(), atol=1e-9, rtol=1e-7,
         mistakes=[(_tfidf_raw_tf, "tf is sublinear: 1 + ln count(t, d) for a count > 0 (and 0 for a count of 0), not "
                                   "the raw count — a word said three times is not three times as telling."),
                   (_tfidf_unnormalised, "L2-normalise each row at the end (x_d = v / ‖v‖₂; an all-zero row stays "
@@ -339,7 +325,7 @@ _ECE_WRONG: list[tuple[Any, str]] = [
 
 def _run_ece(answer: Any) -> bool:
     return ex.check_function(
-        "09.ece", _copying(answer), cm.expected_calibration_error, _ece_cases(), atol=1e-9, rtol=1e-7,
+        "09.ece", copying(answer), cm.expected_calibration_error, _ece_cases(), atol=1e-9, rtol=1e-7,
         mistakes=[(_ece_unweighted, "Weight each bin by its share of the predictions n_b / N, not equally."),
                   (_ece_global, "That compares overall accuracy with overall confidence: errors in different bins "
                                 "cancel. Bin first."),

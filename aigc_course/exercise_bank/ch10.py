@@ -14,20 +14,7 @@ from .. import exercises as ex
 from ..metrics import audio as audio_metrics
 from ..models import speech_recognizer as sr
 from ..models import tts
-from . import Exercise
-
-
-def _cloning(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor and list arguments, so an in-place change cannot alter the next
-    check."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else list(a) if isinstance(a, list) else a
-                    for a in args])
-    return wrapped
-
+from . import Exercise, copying
 
 # ---- 10.hz_to_mel (derive): the HTK mel scale ------------------------------------------------------------
 
@@ -56,7 +43,7 @@ _MEL_WRONG: list[tuple[Any, str]] = [(_mel_natural_log, "log base 10"), (_mel_no
 def _run_hz_to_mel(answer: Any) -> bool:
     cases = [(torch.tensor([0.0, 700.0, 1000.0, 4000.0]),), (torch.linspace(0, 8000, 9),)]
     return ex.check_function(
-        "10.hz_to_mel", _cloning(answer), _hz_to_mel, cases, rtol=1e-4,
+        "10.hz_to_mel", copying(answer), _hz_to_mel, cases, rtol=1e-4,
         mistakes=[(_mel_natural_log, "Use log base 10 with 2595 (or the natural log with 1127 = 2595 / ln 10)."),
                   (_mel_no_one, "You dropped the 1 +: m(0) must be 0."),
                   (_mel_inverse, "That is the inverse map, mel → Hz.")],
@@ -362,7 +349,7 @@ _GA_WRONG: list[tuple[Any, str]] = [
 
 def _run_guided_attention(answer: Any) -> bool:
     return ex.check_function(
-        "10.guided_attention", _cloning(answer), tts.guided_attention_loss, _ga_cases(), atol=1e-6, rtol=1e-4,
+        "10.guided_attention", copying(answer), tts.guided_attention_loss, _ga_cases(), atol=1e-6, rtol=1e-4,
         mistakes=[(_ga_padded_sizes, "Each utterance has its own diagonal: normalise by its own lengths, j / N_b and "
                                      "i / S_b (text_lengths[b], step_lengths[b]), not by the padded sizes of the "
                                      "batch."),

@@ -12,20 +12,9 @@ import numpy as np
 
 from .. import assistant as A
 from .. import exercises as ex
-from . import Exercise
+from . import Exercise, copying
 
 # ---- helpers shared with chapter 12 -----------------------------------------------------------------------
-
-
-def copying(fn: Any) -> Any:
-    """``fn`` called on deep copies of its arguments (arrays, tensors, lists, data frames), so an in-place change
-    cannot alter the next case of a check."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*copy.deepcopy(args))
-    return wrapped
 
 
 def check_exact(name: str, fn: Any, reference: Callable[..., Any], cases: Sequence[tuple[Any, ...]], *,

@@ -12,8 +12,8 @@ import pandas as pd
 from .. import exercises as ex
 from .. import monitoring as mon
 from ..datasets import FINANCIAL_LABELS
-from . import Exercise
-from .ch11 import check_exact, copying
+from . import Exercise, copying
+from .ch11 import check_exact
 
 BEARISH = FINANCIAL_LABELS.index("bearish")
 

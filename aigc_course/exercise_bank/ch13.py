@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from .. import exercises as ex
 from ..metrics import ranking as rk
 from ..models import recsys as rs
-from . import Exercise
+from . import Exercise, copying
 
 # ---- 13.ndcg (derive): NDCG@k of one user from the 0-based rank of the single relevant item ----------------
 
@@ -88,19 +88,9 @@ _TARGET_RANKS_WRONG: list[tuple[Any, str]] = [
 ]
 
 
-def _cloning(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor arguments, so an in-place change cannot alter the next check."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
-    return wrapped
-
-
 def _run_target_ranks(answer: Any) -> bool:
     return ex.check_function(
-        "13.target_ranks", _cloning(answer), rk.target_ranks, _target_ranks_cases(), atol=0, rtol=0,
+        "13.target_ranks", copying(answer), rk.target_ranks, _target_ranks_cases(), atol=0, rtol=0,
         mistakes=[(_ranks_ties_in_favour, "Ties count against the target: an item with the *same* score could be "
                                           "shown first, so count s_j >= s_target (use >=, not >)."),
                   (_ranks_no_exclusion, "Items the user already rated (exclude == True) are not candidates: give them "
@@ -169,7 +159,7 @@ _BPR_WRONG: list[tuple[Any, str]] = [
 
 def _run_bpr(answer: Any) -> bool:
     return ex.check_function(
-        "13.bpr_objective", _cloning(answer), _bpr_objective, _bpr_cases(), atol=1e-5, rtol=1e-4,
+        "13.bpr_objective", copying(answer), _bpr_objective, _bpr_cases(), atol=1e-5, rtol=1e-4,
         mistakes=[(_bpr_no_prior, "BPR-Opt includes the prior: add λ(‖p_u‖² + ‖q_i‖² + ‖q_j‖² + b_i² + b_j²) per "
                                   "triple (it is 0 only when λ = 0)."),
                   (_bpr_sign_flipped, "The loss must fall as the observed item's score rises above the sampled "

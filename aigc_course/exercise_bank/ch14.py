@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -12,27 +11,7 @@ from torch import nn
 from .. import exercises as ex
 from .. import risks
 from .. import watermark as wm
-from . import Exercise
-
-
-def _copying(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor and module arguments, so an in-place change (a ``+=`` on an image,
-    gradients left in a model) cannot alter the next case or the next function checked."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else _module_copy(a) if isinstance(a, nn.Module)
-                    else a for a in args])
-    return wrapped
-
-
-def _module_copy(module: nn.Module) -> nn.Module:
-    """A deep copy of ``module`` that keeps the gradients its parameters hold (``deepcopy`` drops them)."""
-    out = copy.deepcopy(module)
-    for p, q in zip(module.parameters(), out.parameters()):
-        q.grad = None if p.grad is None else p.grad.clone()
-    return out
+from . import Exercise, copying
 
 
 def _images(g: torch.Generator, n: int) -> torch.Tensor:
@@ -81,7 +60,7 @@ _FGSM_WRONG: list[tuple[Any, str]] = [(_fgsm_raw, "sign of the gradient"), (_fgs
 
 def _run_fgsm(answer: Any) -> bool:
     return ex.check_function(
-        "14.fgsm", _copying(answer), _fgsm, _fgsm_cases(),
+        "14.fgsm", copying(answer), _fgsm, _fgsm_cases(),
         mistakes=[(_fgsm_raw, "Use the sign of the gradient: every pixel moves by exactly ±eps, which maximises the "
                               "linear gain eps·||g||_1 in the L∞ ball."),
                   (_fgsm_unclipped, "Clip the result to [0, 1]: a pixel cannot be darker than black."),
@@ -118,7 +97,7 @@ _PROJECT_WRONG: list[tuple[Any, str]] = [(_project_image_clip, "*perturbation*")
 
 def _run_project(answer: Any) -> bool:
     return ex.check_function(
-        "14.project", _copying(answer), risks.project_linf, _project_cases(),
+        "14.project", copying(answer), risks.project_linf, _project_cases(),
         mistakes=[(_project_image_clip, "Clip the *perturbation* x_adv − x to [−eps, eps] and add it back to x; "
                                         "clipping the image itself throws the picture away."),
                   (_project_no_range, "Also clip to [0, 1]: near black or white pixels the ball sticks out of the "
@@ -214,8 +193,8 @@ _PGD_WRONG: list[tuple[Any, str]] = [(_pgd_no_sign, "sign"), (_pgd_no_ball, "lea
 
 def _run_pgd(answer: Any) -> bool:
     return ex.check_function(
-        "14.pgd", _copying(answer), _copying(_pgd), _pgd_cases(), atol=1e-5, rtol=0.0,
-        mistakes=[(_copying(f), text) for f, text in _PGD_MISTAKES],
+        "14.pgd", copying(answer), copying(_pgd), _pgd_cases(), atol=1e-5, rtol=0.0,
+        mistakes=[(copying(f), text) for f, text in _PGD_MISTAKES],
         hint="x' = x_start; repeat steps times: g = risks.input_gradient(model, x', y); x' = Π_S(x' + α sign(g)) with "
              "Π_S(u) = clip(x + clip(u − x, −ε, ε), 0, 1)")
 
@@ -283,8 +262,8 @@ _IG_WRONG: list[tuple[Any, str]] = [(_ig_grad_times_input, "gradient × input"),
 
 def _run_ig(answer: Any) -> bool:
     return ex.check_function(
-        "14.integrated_gradients", _copying(answer), _copying(_integrated_gradients), _ig_cases(), atol=1e-5,
-        rtol=1e-4, mistakes=[(_copying(f), text) for f, text in _IG_MISTAKES],
+        "14.integrated_gradients", copying(answer), copying(_integrated_gradients), _ig_cases(), atol=1e-5,
+        rtol=1e-4, mistakes=[(copying(f), text) for f, text in _IG_MISTAKES],
         hint="x ⊙ mean over k = 0 … m−1 of risks.saliency(model, (k + 0.5)/m · x, target)")
 
 

@@ -13,28 +13,7 @@ from torch.nn import functional as F
 
 from .. import distributed as dp
 from .. import exercises as ex
-from . import Exercise
-
-
-def _copying(fn: Any) -> Any:
-    """``fn`` called on copies of its tensor and module arguments, so an in-place change (gradients left in a
-    model, a tensor edited in place) cannot alter the next case or the next function checked."""
-    if not callable(fn):
-        return fn
-
-    def wrapped(*args: Any) -> Any:
-        return fn(*[a.clone() if isinstance(a, torch.Tensor) else _module_copy(a) if isinstance(a, nn.Module)
-                    else a for a in args])
-    return wrapped
-
-
-def _module_copy(module: nn.Module) -> nn.Module:
-    """A deep copy of ``module`` that keeps the gradients its parameters hold (``deepcopy`` drops them)."""
-    out = copy.deepcopy(module)
-    for p, q in zip(module.parameters(), out.parameters()):
-        q.grad = None if p.grad is None else p.grad.clone()
-    return out
-
+from . import Exercise, copying
 
 # ---- 15.ring_bytes (derive): bytes each rank sends in a ring all-reduce ------------------------------------
 
@@ -179,8 +158,8 @@ _ACCUM_WRONG: list[tuple[Any, str]] = [(_accum_stale, "previous step"), (_accum_
 
 def _run_accumulate(answer: Any) -> bool:
     return ex.check_function(
-        "15.accumulate", _copying(answer), _copying(_full_batch_grad), _accum_cases(), atol=1e-6, rtol=1e-5,
-        mistakes=[(_copying(f), text) for f, text in _ACCUM_MISTAKES],
+        "15.accumulate", copying(answer), copying(_full_batch_grad), _accum_cases(), atol=1e-6, rtol=1e-5,
+        mistakes=[(copying(f), text) for f, text in _ACCUM_MISTAKES],
         hint="model.zero_grad(); for each of x.chunk(k), y.chunk(k): (F.cross_entropy(model(xm), ym) / k).backward(); "
              "then concatenate the flattened p.grad")
 
