@@ -17,7 +17,7 @@ endif
 LOCK_ID := $(shell cat requirements-lock.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.aigc-course-lock-$(LOCK_ID)
 
-.PHONY: install course test lint unit notebooks lab lock doctor clean help browser web site slides
+.PHONY: install course test lint unit notebooks lab lock doctor clean help browser web site slides student
 
 help:
 	@echo "make course   run every notebook (automatic profile) -> build/report.md"
@@ -25,6 +25,7 @@ help:
 	@echo "make install  create / update the virtual environment ($(VENV))"
 	@echo "make site     offline course site from build/ -> build/site/index.html (after make course)"
 	@echo "make slides   offline reveal.js decks -> build/slides/"
+	@echo "make student  regenerate the committed student edition student/ from notebooks/"
 	@echo "make lab      open JupyterLab on notebooks/"
 	@echo "options: VENV=path PROFILE=smoke|fast|full ONLY=03,04"
 
@@ -64,6 +65,12 @@ site: install web
 
 slides: install web
 	$(BIN)/aigc-course slides --build build
+
+# The student edition that the Colab badges open: generated from notebooks/ and committed (a test checks that
+# it is in sync).
+student: install
+	rm -f student/*.ipynb
+	$(BIN)/aigc-course build --student --out student
 
 course: install
 	$(BIN)/aigc-course run $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) --out build

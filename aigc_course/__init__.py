@@ -9,7 +9,7 @@ from importlib.metadata import version as _version
 try:
     __version__ = _version("aigc-course")
 except PackageNotFoundError:  # running from a checkout without installing
-    __version__ = "0.1.0+local"
+    __version__ = "0.2.0+local"
 
 from . import (
     claims,

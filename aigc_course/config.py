@@ -33,6 +33,10 @@ PROFILE_HELP: dict[str, str] = {
 DEFAULT_SEED = 1234
 REPO_SLUG = "aigc-course/aigc-course"
 """GitHub ``owner/name`` the Colab badges and the Colab install cell point at."""
+RELEASE = "v0.2.0"
+"""The release (git tag ``v`` + the version in pyproject.toml) that the Colab badges open (its ``student/``
+notebooks) and that the Colab install cell installs: a pinned pair, so a notebook never meets a newer or older
+package than the one it was written for. docs/releasing.md says how to cut the next one."""
 
 
 class ConfigError(ValueError):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import REPO_SLUG
+from .config import RELEASE, REPO_SLUG
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 REQUIRED_HEADINGS = {
@@ -29,8 +29,13 @@ REQUIRED_HEADINGS = {
 COLAB_GUARD = '"google.colab" in sys.modules'
 
 
+STUDENT_DIR = "student"
+"""Where the repository keeps the student edition (``aigc-course build --student --out student``)."""
+
+
 def colab_url(stem: str) -> str:
-    return f"https://colab.research.google.com/github/{REPO_SLUG}/blob/main/notebooks/{stem}.ipynb"
+    """The Colab link of notebook ``stem``: the **student edition** at the pinned release :data:`RELEASE`."""
+    return f"https://colab.research.google.com/github/{REPO_SLUG}/blob/{RELEASE}/{STUDENT_DIR}/{stem}.ipynb"
 
 
 def colab_badge(stem: str) -> str:
@@ -44,7 +49,8 @@ COLAB_KEEP: tuple[str, ...] = ("torch", "torchvision", "torchaudio", "ipython", 
 """Colab's own packages that the install cell pins to the versions already there (a pip constraints file):
 torch and friends are large and built for Colab's CUDA; upgrading the kernel packages breaks the runtime."""
 
-COLAB_INSTALL = f'''# Colab only: install the course package from the repository. Colab's own torch, torchvision,
+COLAB_INSTALL = f'''# @title Colab: install the course ({RELEASE}) — run me first {{ display-mode: "form" }}
+# Colab only: install the course package at the pinned release {RELEASE}. Colab's own torch, torchvision,
 # torchaudio, IPython, ipykernel and ipywidgets meet its requirements; a pip constraints file pins
 # them to the installed versions so pip keeps them. Says when the session must be restarted.
 import sys
@@ -68,14 +74,14 @@ if {COLAB_GUARD}:
         return found
 
     if importlib.util.find_spec("aigc_course") is None:
-        print("Installing aigc-course from GitHub (about a minute) ...")
+        print("Installing aigc-course {RELEASE} from GitHub (about a minute) ...")
         before = installed()
         keep = ({", ".join(f'"{name}"' for name in COLAB_KEEP)})
         with tempfile.NamedTemporaryFile("w", suffix="-constraints.txt", delete=False) as pins:
             pins.write("".join(f"{{name}}=={{before[name]}}\\n" for name in keep if name in before))
         pip = subprocess.run(
             [sys.executable, "-m", "pip", "install", "-q", "--constraint", pins.name,
-             "aigc-course @ git+https://github.com/{REPO_SLUG}"],
+             "aigc-course @ git+https://github.com/{REPO_SLUG}@{RELEASE}"],
             capture_output=True, text=True,
         )
         if pip.returncode != 0:
@@ -94,7 +100,11 @@ if {COLAB_GUARD}:
                   + ", already imported in this session. Use Runtime > Restart session, then run the notebook"
                   " again from the top (this cell will not install again).")
         else:
-            print("aigc-course installed; no restart needed.")'''
+            print("aigc-course {RELEASE} installed; no restart needed.")'''
+
+COLAB_INSTALL_METADATA: dict[str, Any] = {"cellView": "form", "jupyter": {"source_hidden": True}}
+"""Cell metadata that collapses the install cell: Colab shows only its ``@title`` line (a form), JupyterLab hides
+its source."""
 
 PARAMETERS = "PROFILE = None  # smoke, fast or full; None means AIGC_COURSE_PROFILE, else automatic"
 
@@ -154,9 +164,11 @@ def opening_cells(stem: str, title: str, intro: str, objectives: Sequence[str], 
         "",
         f"**Time** (2-core laptop CPU for smoke/fast, one GPU for full): {times}",
     ])
+    install = code(COLAB_INSTALL, "skip")
+    install["metadata"].update(COLAB_INSTALL_METADATA)
     return [
         md(header, "slide"),
-        code(COLAB_INSTALL, "skip"),
+        install,
         code(PARAMETERS, "skip", tags=["parameters"]),
         code(setup_source(stem), "-"),
     ]
@@ -244,24 +256,41 @@ def install_cell_index(nb: dict[str, Any]) -> int | None:
     return None
 
 
+BADGE_LINK = re.compile(r"\(https://colab\.research\.google\.com/github/[^)\s]+\.ipynb\)")
+
+
+def _colab_cells_wanted(nb: dict[str, Any], stem: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """(install cell index, the install cell as it should be, the title cell as it should be)."""
+    index = install_cell_index(nb)
+    if index is None:
+        raise ValueError(f"{stem}: no guarded Colab install cell to update")
+    install = json.loads(json.dumps(nb["cells"][index]))
+    install["source"] = COLAB_INSTALL.splitlines(keepends=True)
+    install["metadata"].update(COLAB_INSTALL_METADATA)
+    title = json.loads(json.dumps(nb["cells"][0]))
+    text = _source(title)
+    fixed = BADGE_LINK.sub(f"({colab_url(stem)})", text)
+    if fixed != text:
+        title["source"] = fixed.splitlines(keepends=True)
+    return index, install, title
+
+
 def update_install_cell(path: str | Path, *, check: bool = False) -> bool:
-    """Make the notebook's Colab install cell read :data:`COLAB_INSTALL` (with ``check``: only report);
-    returns whether it differed. Only that cell's ``source`` changes; every other byte of the file stays
-    as it was (the file must be in the course's JSON layout, :func:`dumps`)."""
+    """Make the notebook's Colab install cell read :data:`COLAB_INSTALL`, collapsed
+    (:data:`COLAB_INSTALL_METADATA`), and its title badge open :func:`colab_url` (with ``check``: only report);
+    returns whether anything differed. Every other byte of the file stays as it was (the file must be in the
+    course's JSON layout, :func:`dumps`)."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     nb = json.loads(text)
-    index = install_cell_index(nb)
-    if index is None:
-        raise ValueError(f"{path}: no guarded Colab install cell to update")
-    wanted = COLAB_INSTALL.splitlines(keepends=True)
-    if nb["cells"][index].get("source") == wanted:
+    index, install, title = _colab_cells_wanted(nb, path.stem)
+    if nb["cells"][index] == install and nb["cells"][0] == title:
         return False
     if check:
         return True
     if dumps(nb) != text:
         raise ValueError(f"{path}: not in the course's JSON layout; rebuild it or strip it first")
-    nb["cells"][index]["source"] = wanted
+    nb["cells"][index], nb["cells"][0] = install, title
     path.write_text(dumps(nb), encoding="utf-8")
     return True
 
@@ -297,6 +326,11 @@ def check_notebook(path: str | Path) -> list[str]:
     codes = [c for c in cells if c.get("cell_type") == "code"]
     if not any(COLAB_GUARD in _source(c) and "pip" in _source(c) for c in codes[:2]):
         problems.append("no guarded Colab install cell among the first code cells")
+    else:
+        install = next(c for c in codes[:2] if COLAB_GUARD in _source(c))
+        if any(install.get("metadata", {}).get(k) != v for k, v in COLAB_INSTALL_METADATA.items()):
+            problems.append("the Colab install cell is not collapsed (metadata cellView: form, source_hidden); run "
+                            "`python -m aigc_course.conventions install-cell`")
     params = [c for c in codes if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(params) != 1:
         problems.append(f"expected one cell tagged 'parameters', found {len(params)}")
@@ -319,7 +353,8 @@ def check_notebook(path: str | Path) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """``strip``: remove outputs and execution metadata (``--check``: only list what would change);
     ``check``: list every convention a notebook breaks; ``install-cell``: rewrite each notebook's Colab
-    install cell from :data:`COLAB_INSTALL`. Without files: every notebook in ``notebooks/``. The exit
+    install cell from :data:`COLAB_INSTALL` (collapsed) and point its badge at :func:`colab_url` (after a
+    release bump, see docs/releasing.md). Without files: every notebook in ``notebooks/``. The exit
     status is 1 when a notebook breaks a convention or (with ``--check``) would change."""
     import argparse
 

@@ -25,13 +25,19 @@ import tomllib
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from aigc_course.config import REPO_SLUG
-from aigc_course.conventions import COLAB_INSTALL, COLAB_KEEP, check_notebook, install_cell_index
+from aigc_course.config import RELEASE, REPO_SLUG
+from aigc_course.conventions import (
+    COLAB_INSTALL,
+    COLAB_INSTALL_METADATA,
+    COLAB_KEEP,
+    check_notebook,
+    install_cell_index,
+)
 from aigc_course.paths import notebooks_dir, project_root
 
 ROOT = project_root()
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
-REPO_REQUIREMENT = f"aigc-course @ git+https://github.com/{REPO_SLUG}"
+REPO_REQUIREMENT = f"aigc-course @ git+https://github.com/{REPO_SLUG}@{RELEASE}"
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 
 # Colab's GPU runtime, from https://github.com/googlecolab/backend-info (pip-freeze.gpu.txt, commit 4647a1d,
@@ -194,6 +200,19 @@ def test_every_notebook_has_the_current_install_cell(path):
     assert "".join(nb["cells"][index]["source"]) == COLAB_INSTALL, (
         f"{path.name}: run `python -m aigc_course.conventions install-cell` to refresh the Colab cell")
     assert check_notebook(path) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_install_cell_is_collapsed_to_its_title_and_pins_the_release(path):
+    """On Colab a student sees one line (a form's title), not fifty lines of pip plumbing; the package comes
+    from the release tag, never from a moving branch."""
+    cell = json.loads(path.read_text(encoding="utf-8"))["cells"][1]
+    source = "".join(cell["source"])
+    title = source.splitlines()[0]
+    assert re.fullmatch(r'# @title [^{}]+ \{ display-mode: "form" \}', title), title
+    assert RELEASE in title
+    assert {k: cell["metadata"].get(k) for k in COLAB_INSTALL_METADATA} == COLAB_INSTALL_METADATA
+    assert f"@{RELEASE}\"" in source and "/blob/main" not in source
 
 
 # --------------------------------------------------------------------------------------------

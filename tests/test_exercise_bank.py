@@ -177,3 +177,81 @@ def test_the_exercises_command_prints_counts_by_kind(capsys):
     counts = dict(zip(("implement", "experiment", "derive", "concept", "unclassified", "total"),
                       (int(x) for x in row.strip("|").split("|")[1:])))
     assert counts == {"implement": 2, "experiment": 1, "derive": 2, "concept": 1, "unclassified": 0, "total": 6}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_chapter_teaches_by_doing(path):
+    """Chapters 01 onwards: at least two implement exercises (each with a hint) and one experiment; every check
+    goes through the bank (no first-edition check with its reference in the cell)."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    counts = eb.count_by_kind(cells)
+    assert counts["unclassified"] == 0, "a first-edition ac.exercises.check_* cell is left: move it into the bank"
+    if path.stem[:2] != "00":
+        assert counts["implement"] >= 2 and counts["experiment"] >= 1, counts
+    for meta in eb.notebook_exercises(cells):
+        if meta["kind"] == "implement":
+            assert eb.get(meta["id"]).hint, f"{meta['id']} has no hint"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_check_cells_carry_no_answer(path):
+    """A check cell passes the exercise id and the student's names (and, for an experiment, the notebook's objects
+    its check recomputes from): no string or float literal that could be the answer."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for i, _ in _bank_checks(cells):
+        call = ast.parse("".join(cells[i]["source"])).body[0].value
+        for node in [*call.args[1:], *(k.value for k in call.keywords)]:
+            keys = {id(n.slice) for n in ast.walk(node) if isinstance(n, ast.Subscript)}  # det["threshold"] is fine
+            for leaf in ast.walk(node):
+                assert not (isinstance(leaf, ast.Constant) and isinstance(leaf.value, (str, float))
+                            and id(leaf) not in keys), f"cell {i}: literal {leaf.value!r} in a check cell"
+
+
+def _exercise_literals(cells: list[dict]) -> list[object]:
+    """The constants in the code cells of the notebook's exercise section (from "## Exercises" to the next
+    level-2 heading). The chapter itself may well say "recall" or "validation": it teaches them."""
+    import re
+
+    heading = lambda c, pattern: c["cell_type"] == "markdown" and re.search(pattern, "".join(c["source"]), re.M)
+    start = next(i for i, c in enumerate(cells) if heading(c, r"^## Exercises"))
+    end = next((i for i, c in enumerate(cells) if i > start and heading(c, r"^## ")), len(cells))
+    found = []
+    for cell in cells[start:end]:
+        if cell["cell_type"] == "code":
+            tree = ast.parse("".join(cell["source"]))
+            keys = {id(n.slice) for n in ast.walk(tree) if isinstance(n, ast.Subscript)}  # scores["recall"]
+            found += [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and id(n) not in keys]
+    return found
+
+
+def _same(literal: object, reference: object) -> bool:
+    if isinstance(reference, str):
+        return isinstance(literal, str) and literal.strip().lower() == reference.strip().lower()
+    if isinstance(reference, bool) or not isinstance(reference, (int, float)):
+        return False
+    if isinstance(literal, bool) or not isinstance(literal, (int, float)):
+        return False
+    if isinstance(reference, int) and abs(reference) < 1000:  # small integers are everywhere (sizes, seeds)
+        return False
+    return abs(literal - reference) <= 1e-9 * max(1.0, abs(reference))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "student").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_the_committed_student_notebook_holds_no_reference_value(path):
+    """Every reference answer that is a value (a word, a number) is absent from the code of the committed student
+    notebook's exercises; references that are functions are checked by their source line above."""
+    literals = _exercise_literals(json.loads(path.read_text(encoding="utf-8"))["cells"])
+    for exercise_id, exercise in eb.chapter_exercises(path.stem[:2]).items():
+        if exercise.kind == "experiment":
+            continue
+        reference = exercise.reference()
+        if callable(reference):
+            continue
+        leaked = [x for x in literals if _same(x, reference)]
+        assert not leaked, f"{exercise_id}: its reference {reference!r} appears in student/{path.name}"
+
+
+def test_instructor_guide_has_the_exercise_table():
+    """docs/instructors.md holds the table `aigc-course exercises` prints, up to date."""
+    guide = (ROOT / "docs" / "instructors.md").read_text(encoding="utf-8")
+    assert eb.exercise_table(NOTEBOOKS) in guide, "paste the output of `aigc-course exercises` into docs/instructors.md"

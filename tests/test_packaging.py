@@ -7,6 +7,7 @@ import subprocess
 
 import tomllib
 
+from aigc_course.config import RELEASE
 from aigc_course.conventions import colab_url
 from aigc_course.paths import notebooks_dir, project_root
 
@@ -50,6 +51,16 @@ def test_readme_has_the_two_commands_and_a_badge_per_notebook():
     assert "make course" in readme and "make test" in readme
     for book in notebooks_dir().glob("*.ipynb"):
         assert colab_url(book.stem) in readme, f"README lacks the Colab badge of {book.stem}"
+
+
+def test_the_release_tag_is_the_package_version():
+    """The badges and the Colab install cell point at tag ``RELEASE``: it must name this version, so that cutting
+    the release (docs/releasing.md) tags the commit whose notebooks point at it."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert RELEASE == f"v{version}", f"config.RELEASE is {RELEASE} but pyproject.toml says {version}"
+    assert "/blob/main/" not in colab_url("05_vae") and f"/blob/{RELEASE}/student/05_vae.ipynb" in colab_url("05_vae")
+    steps = (ROOT / "docs" / "releasing.md").read_text()
+    assert "git tag" in steps and "make student" in steps and "install-cell" in steps
 
 
 def test_ci_runs_the_readme_test_command_with_an_outside_venv():
