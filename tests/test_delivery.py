@@ -185,6 +185,26 @@ def test_the_committed_student_edition_is_in_sync_with_the_notebooks():
             "student) and commit it")
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_student_edition_runs_past_unsolved_exercises(path):
+    """A student may run all cells before solving anything: no cell other than an exercise's own check reads a
+    name that only a solution cell defines (it would be a stub's None, or missing)."""
+    cells = _cells(path)
+    solutions = set(tag_solutions.find_solution_cells(cells))
+    only_in_solutions: dict[str, int] = {}
+    for i in sorted(solutions):
+        for name in tag_solutions.defined_names(ast.parse("".join(cells[i]["source"]))):
+            only_in_solutions.setdefault(name, i)
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code" or i in solutions or tag_solutions.is_check_cell(cell):
+            continue
+        tree = ast.parse("".join(cell["source"]))
+        bound_here = tag_solutions.defined_names(tree)
+        read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        late = {n for n in read - bound_here if only_in_solutions.get(n, len(cells)) < i}
+        assert not late, f"{path.name} cell {i} reads {sorted(late)}, defined only by a solution cell"
+
+
 def test_instructor_build_keeps_the_notebooks(tmp_path):
     written = student.build("instructor", ["00", "13"], out=tmp_path)
     for path in written:
