@@ -65,13 +65,18 @@ def test_precommit_config_is_local_and_offline():
     config = _config()
     assert [repo["repo"] for repo in config["repos"]] == ["local"]
     hooks = _hooks()
-    assert set(hooks) == {"ruff", "strip-notebook-outputs", "notebook-conventions"}
+    assert set(hooks) == {"ruff", "strip-notebook-outputs", "notebook-conventions", "student-edition"}
     for hook in hooks.values():
         assert hook["language"] == "system" and hook["name"] and hook["entry"].startswith("python ")
     assert "jupyter" in hooks["ruff"]["types_or"] and "python" in hooks["ruff"]["types_or"]
     assert hooks["strip-notebook-outputs"]["types"] == ["jupyter"]
     order = list(hooks)
     assert order.index("strip-notebook-outputs") < order.index("notebook-conventions")  # strip, then check
+    # a changed notebook regenerates the committed student edition (what the Colab badges open), from stripped files
+    student = hooks["student-edition"]
+    assert order.index("strip-notebook-outputs") < order.index("student-edition")
+    assert student["files"].startswith("^notebooks/") and student["pass_filenames"] is False
+    assert "build --student --out student" in student["entry"]
 
 
 def test_ruff_hook_lints_code_and_notebooks(tmp_path):
