@@ -698,9 +698,15 @@ register(
             "neighbour_words": ("king", "queen", "romeo", "father", "death", "three", "york", "thou"),
             "wlm_hidden": 128, "wlm_steps": 300, "wlm_batch": 32, "wlm_block": 32, "wlm_lr": 3e-3,
             "wlm_eval_every": 50, "wlm_eval_windows": 200, "wlm_final_windows": None, "wlm_bf16": True,
+            # byte-level BPE (§1): the plain trainer of the notebook is checked on a slice, the package's on the
+            # whole training text (None) against Hugging Face tokenizers at bpe_vocab tokens
+            "bpe_check_chars": 100_000, "bpe_check_merges": 40, "bpe_train_chars": None, "bpe_vocab": 1024,
+            "bpe_sizes": (256, 512, 1024, 2048, 4096),
         },
         profiles={
             "smoke": {"torch_threads": 1, "addk_grid": (0.1, 1.0), "max_order": 3, "ngram_sample_chars": 60,
+                      "bpe_check_chars": 20_000, "bpe_check_merges": 10, "bpe_train_chars": 200_000,
+                      "bpe_vocab": 512, "bpe_sizes": (256, 512, 1024),
                       "vg_steps": 30, "vg_hidden": 32, "sample_chars": 80, "diversity_excerpts": 2,
                       "diversity_chars": 300,
                       "sgns_epochs": 1, "sgns_train_limit": 20_000, "wlm_hidden": 32, "wlm_steps": 10,
@@ -711,10 +717,12 @@ register(
         targets={
             "fast": {"lstm_val_loss": "<= 1.75", "trigram_val_loss": "< bigram_val_loss",
                      "lstm_val_loss_below_trigram": "== True", "lstm_cell_check_max_err": "< 1e-5",
-                     "sample_distinct_2": "> greedy_distinct_2"},
+                     "sample_distinct_2": "> greedy_distinct_2", "bpe_matches_tokenizers": "== 1.0",
+                     "bpe_round_trip_exact": "== True", "bpe_plain_matches_package": "== True"},
             "full": {"lstm_val_loss": "<= 1.50", "trigram_val_loss": "< bigram_val_loss",
                      "lstm_val_loss_below_trigram": "== True", "lstm_cell_check_max_err": "< 1e-5",
-                     "sample_distinct_2": "> greedy_distinct_2"},
+                     "sample_distinct_2": "> greedy_distinct_2", "bpe_matches_tokenizers": "== 1.0",
+                     "bpe_round_trip_exact": "== True", "bpe_plain_matches_package": "== True"},
         },
         datasets=("tinyshakespeare",),
         minutes={"smoke": 0.5, "fast": 4.0, "full": 6.0},

@@ -9,6 +9,7 @@ use these models; their chapters walk through this source with ``show_source``.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -179,7 +180,10 @@ class CharLSTM(nn.Module):
 # --------------------------------------------------------------------------------------------
 @dataclass
 class GPTConfig:
-    """Sizes of a :class:`GPT`. ``block_size`` is the longest context (learned positions)."""
+    """Sizes of a :class:`GPT`. ``block_size`` is the training context. ``positions``: ``"learned"`` (GPT-2: one
+    learned vector per position, added to the token embedding; no position beyond ``block_size`` exists) or
+    ``"rope"`` (rotary position embeddings, :func:`apply_rope`, applied to the queries and keys of every layer; no
+    parameters, and any length runs)."""
 
     vocab_size: int
     block_size: int = 128
@@ -187,6 +191,43 @@ class GPTConfig:
     n_head: int = 4
     n_embd: int = 128
     dropout: float = 0.0
+    positions: str = "learned"
+    rope_base: float = 10000.0
+
+    def __post_init__(self) -> None:
+        if self.positions not in ("learned", "rope"):
+            raise ValueError(f"positions must be 'learned' or 'rope', not {self.positions!r}")
+
+
+def rope_tables(head_dim: int, positions: torch.Tensor, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cos`` and ``sin`` of the rotary angles, each ``(T, head_dim // 2)``: pair ``i`` of the channels of a
+    vector at position ``m`` turns by the angle ``m · base^(−2i / head_dim)`` (Su et al. 2021, RoFormer)."""
+    if head_dim % 2:
+        raise ValueError(f"RoPE rotates channel pairs: head_dim must be even, not {head_dim}")
+    # angles in float64: at position 1000 a float32 angle is off by ~1e-4 rad, which would break the "only the
+    # offset counts" property at the 1e-5 level; the tables are small, so the precision is free
+    # (computed on the CPU: some accelerators, Apple's MPS among them, have no float64)
+    inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    angles = positions.detach().cpu().to(torch.float64)[:, None] * inv_freq[None, :]  # (T, head_dim / 2)
+    return angles.cos().float().to(positions.device), angles.sin().float().to(positions.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _rope_span(head_dim: int, start: int, length: int, base: float, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`rope_tables` for positions ``start … start + length − 1`` on ``device``, kept: every layer and every
+    training step asks for the same span. Built outside inference mode, so that tables first made while evaluating
+    under ``torch.inference_mode()`` can still be saved for a later backward pass."""
+    with torch.inference_mode(False), torch.no_grad():
+        return rope_tables(head_dim, torch.arange(start, start + length, device=device), base)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each channel pair ``(x[2i], x[2i+1])`` of ``x (..., T, d)`` by its angle (``cos``, ``sin``:
+    ``(T, d / 2)``). A query at position ``m`` and a key at ``n`` then score ``q·R(m)ᵀR(n)·k = q·R(n − m)·k``:
+    only the offset ``n − m`` enters."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
 
 
 class KVCache:
@@ -225,6 +266,7 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         assert cfg.n_embd % cfg.n_head == 0, "n_embd must be a multiple of n_head"
         self.n_head, self.layer, self.dropout = cfg.n_head, layer, cfg.dropout
+        self.rope_base = cfg.rope_base if cfg.positions == "rope" else None
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)  # queries, keys, values in one matmul
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.resid_drop = nn.Dropout(cfg.dropout)
@@ -234,6 +276,9 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, h, T, d)
         past = 0 if cache is None else cache.layer_length(self.layer)
+        if self.rope_base is not None:  # rotate queries and keys by their absolute positions past … past + T − 1
+            cos, sin = _rope_span(C // self.n_head, past, T, self.rope_base, str(x.device))
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.append(self.layer, k, v)  # (B, h, past + T, d)
         drop = self.dropout if self.training else 0.0
@@ -286,7 +331,8 @@ class GPT(nn.Module):
         self.cfg = cfg
         self.config = asdict(cfg)
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)  # token embeddings
-        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)  # learned position embeddings
+        # learned position embeddings (GPT-2); with RoPE the attention layers rotate queries and keys instead
+        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.positions == "learned" else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
@@ -309,13 +355,16 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         B, T = idx.shape
         past = 0 if cache is None else cache.length
-        if past + T > self.cfg.block_size:
-            raise ValueError(
-                f"context of {past + T} tokens is longer than block_size {self.cfg.block_size}; "
-                "crop it to the last block_size tokens (generate() does this)"
-            )
-        pos = torch.arange(past, past + T, device=idx.device)
-        x = self.drop(self.wte(idx) + self.wpe(pos))
+        if self.wpe is None:  # RoPE: positions live in the attention layers, any length runs
+            x = self.drop(self.wte(idx))
+        else:
+            if past + T > self.cfg.block_size:
+                raise ValueError(
+                    f"context of {past + T} tokens is longer than block_size {self.cfg.block_size}; "
+                    "crop it to the last block_size tokens (generate() does this)"
+                )
+            pos = torch.arange(past, past + T, device=idx.device)
+            x = self.drop(self.wte(idx) + self.wpe(pos))
         for block in self.blocks:
             x = block(x, cache)
         return self.lm_head(self.ln_f(x))

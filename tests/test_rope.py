@@ -1,0 +1,79 @@
+"""Rotary position embeddings (aigc_course.models.lm: rope_tables, apply_rope, GPTConfig(positions="rope")):
+scores depend only on the offset between query and key, the rotation keeps norms, and a RoPE GPT agrees with
+itself through the KV cache and runs past its training context."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aigc_course.models import lm
+
+
+def _rotated(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    cos, sin = lm.rope_tables(x.shape[-1], positions)
+    return lm.apply_rope(x, cos, sin)
+
+
+def test_scores_depend_only_on_the_offset():
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(2, 64, generator=g, dtype=torch.float64).float()
+    worst = 0.0
+    for m, n in [(0, 0), (3, 1), (10, 40), (100, 7), (500, 499)]:
+        base = (_rotated(q[None], torch.tensor([m])) @ _rotated(k[None], torch.tensor([n])).T).item()
+        for shift in (1, 17, 1000):
+            moved = (_rotated(q[None], torch.tensor([m + shift])) @ _rotated(k[None], torch.tensor([n + shift])).T)
+            worst = max(worst, abs(moved.item() - base) / max(1.0, abs(base)))
+    assert worst < 1e-5
+
+
+def test_the_rotation_keeps_norms_and_position_zero_is_the_identity():
+    x = torch.randn(2, 3, 5, 16)
+    y = _rotated(x, torch.arange(5))
+    assert torch.allclose(y.norm(dim=-1), x.norm(dim=-1), atol=1e-5)
+    assert torch.equal(_rotated(x[..., :1, :], torch.tensor([0])), x[..., :1, :])
+
+
+def test_pairs_turn_by_the_documented_angle():
+    x = torch.zeros(1, 4)
+    x[0, 2] = 1.0  # pair i = 1 of a 4-dim head: angle m · base^(-2/4) = m / 100
+    y = _rotated(x, torch.tensor([3]))
+    assert torch.allclose(y[0, 2:], torch.tensor([torch.cos(torch.tensor(0.03)), torch.sin(torch.tensor(0.03))]))
+
+
+def test_odd_head_dimension_is_refused():
+    with pytest.raises(ValueError, match="even"):
+        lm.rope_tables(5, torch.arange(3))
+
+
+def test_a_rope_gpt_has_no_position_table_and_runs_past_its_context():
+    rope = lm.GPT(lm.GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16, positions="rope"))
+    learned = lm.GPT(lm.GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    assert rope.wpe is None and rope.num_params() == learned.num_params() - 8 * 16
+    idx = torch.randint(0, 11, (2, 20))
+    assert rope(idx).shape == (2, 20, 11)
+    with pytest.raises(ValueError, match="block_size"):
+        learned(idx)
+    with pytest.raises(ValueError, match="positions"):
+        lm.GPTConfig(vocab_size=3, positions="sinusoidal")
+
+
+def test_a_rope_gpt_gives_the_same_logits_through_the_kv_cache():
+    torch.manual_seed(0)
+    model = lm.GPT(lm.GPTConfig(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16, positions="rope")).eval()
+    seqs = torch.randint(0, 13, (3, 16))
+    max_diff, agreement = lm.compare_kv_cache(model, seqs, prompt_len=5)
+    assert max_diff < 1e-4 and agreement == 1.0
+
+
+
+def test_tables_first_made_in_inference_mode_still_train():
+    torch.manual_seed(2)
+    model = lm.GPT(lm.GPTConfig(vocab_size=5, block_size=9, n_layer=1, n_head=1, n_embd=8, positions="rope"))
+    idx = torch.randint(0, 5, (2, 9))
+    lm._rope_span.cache_clear()
+    with torch.inference_mode():
+        model(idx)  # the (0, 9) span is cached here
+    loss = model(idx).logsumexp(-1).mean()
+    loss.backward()
+    assert model.wte.weight.grad is not None
