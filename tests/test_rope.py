@@ -77,3 +77,25 @@ def test_tables_first_made_in_inference_mode_still_train():
     loss = model(idx).logsumexp(-1).mean()
     loss.backward()
     assert model.wte.weight.grad is not None
+
+
+def test_loss_by_position_averages_evaluate_lm_and_runs_past_the_context_with_rope():
+    torch.manual_seed(3)
+    data = torch.randint(0, 6, (400,))
+    learned = lm.GPT(lm.GPTConfig(vocab_size=6, block_size=10, n_layer=1, n_head=1, n_embd=8))
+    per_position = lm.loss_by_position(learned, data, 10)
+    assert per_position.shape == (10,)
+    assert abs(per_position.mean().item() - lm.evaluate_lm(learned, data, 10)) < 1e-5
+    rope = lm.GPT(lm.GPTConfig(vocab_size=6, block_size=10, n_layer=1, n_head=1, n_embd=8, positions="rope"))
+    assert lm.loss_by_position(rope, data, 25).shape == (25,)  # 2.5 × its training context
+    with pytest.raises(ValueError, match="block_size"):
+        lm.loss_by_position(learned, data, 25)
+
+
+def test_bits_per_char_converts_per_token_losses():
+    import math
+
+    # a uniform model over 4 characters, one token per character: 2 bits per character
+    assert abs(lm.bits_per_char(math.log(4), 100, 100) - 2.0) < 1e-12
+    # the same text in half as many tokens at twice the loss per token: the same bits per character
+    assert abs(lm.bits_per_char(2 * math.log(4), 50, 100) - 2.0) < 1e-12

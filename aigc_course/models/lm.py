@@ -141,6 +141,33 @@ def evaluate_lm(
     return total / count
 
 
+@torch.no_grad()
+def loss_by_position(model: nn.Module, data: torch.Tensor, length: int, batch_size: int = 64,
+                     max_windows: int | None = None) -> torch.Tensor:
+    """``(length,)``: mean cross-entropy (nats) at each position ``0 … length − 1`` of the non-overlapping
+    windows of ``length + 1`` tokens of ``data``. Position ``t`` predicts token ``t + 1`` from ``t + 1`` tokens of
+    context, so beyond a model's training ``block_size`` it shows whether the model *extrapolates* to longer
+    contexts (RoPE models can run there; learned positions have no embedding for them)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total, count = torch.zeros(length, dtype=torch.float64), 0
+    for chunk in eval_windows(data, length, max_windows).split(batch_size):
+        chunk = chunk.to(device)
+        logits = _logits(model, chunk[:, :-1]).float()  # (B, length, V)
+        ce = F.cross_entropy(logits.transpose(1, 2), chunk[:, 1:], reduction="none")  # (B, length)
+        total += ce.sum(0).double().cpu()
+        count += chunk.shape[0]
+    model.train(was_training)
+    return (total / max(count, 1)).float()
+
+
+def bits_per_char(nats_per_token: float, n_tokens: int, n_chars: int) -> float:
+    """Convert a loss in nats per token into bits per **character** of the same text (``n_tokens`` tokens spelling
+    ``n_chars`` characters): the only unit in which models with different tokenisers can be compared."""
+    return nats_per_token * n_tokens / (n_chars * math.log(2))
+
+
 # --------------------------------------------------------------------------------------------
 # Char-LSTM
 # --------------------------------------------------------------------------------------------
