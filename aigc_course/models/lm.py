@@ -655,7 +655,10 @@ def build_char_lm(kind: str, hp: Any, vocab_size: int) -> nn.Module:
     if kind == "lstm":
         return CharLSTM(vocab_size, hp["embed"], hp["hidden"], hp["layers"], hp["dropout"])
     if kind == "gpt":
-        return GPT(GPTConfig(vocab_size, hp["block_size"], hp["n_layer"], hp["n_head"], hp["n_embd"], hp["dropout"]))
+        # ``positions`` is only in ``hp`` when overridden (``positions="rope"``), so the learned-position models keep
+        # their checkpoint keys
+        return GPT(GPTConfig(vocab_size, hp["block_size"], hp["n_layer"], hp["n_head"], hp["n_embd"], hp["dropout"],
+                             positions=hp.get("positions", "learned")))
     raise ValueError(f"kind must be 'lstm' or 'gpt', not {kind!r}")
 
 
