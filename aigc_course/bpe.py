@@ -69,6 +69,21 @@ def _word_counts(texts: Iterable[str]) -> Counter[str]:
     return counts
 
 
+def merge_pair(ids: Sequence[int], pair: tuple[int, int], new: int) -> list[int]:
+    """``ids`` with every occurrence of ``pair`` replaced by ``new``, left to right (``a a a`` with the pair
+    ``(a, a)`` becomes ``new a``)."""
+    a, b = pair
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == a and ids[i + 1] == b:
+            out.append(new)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
 @dataclass
 class ByteBPE:
     """A trained byte-level BPE: ``vocab[i]`` is token ``i`` in byte symbols; ``merges[r]`` the pair of token ids
@@ -100,16 +115,7 @@ class ByteBPE:
             best = min(ranks)
             if best == len(self.merges):
                 break
-            a, b = self.merges[best]
-            new, merged, i = 256 + best, [], 0
-            while i < len(ids):
-                if i + 1 < len(ids) and ids[i] == a and ids[i + 1] == b:
-                    merged.append(new)
-                    i += 2
-                else:
-                    merged.append(ids[i])
-                    i += 1
-            ids = merged
+            ids = merge_pair(ids, self.merges[best], 256 + best)
         if len(self._cache) < 100_000:
             self._cache[word] = ids
         return ids
@@ -192,14 +198,7 @@ def train(texts: Iterable[str], vocab_size: int, *, min_frequency: int = 0) -> B
             for pair in zip(ids, ids[1:]):
                 pair_count[pair] -= n
                 changed.add(pair)
-            merged, i = [], 0
-            while i < len(ids):
-                if i + 1 < len(ids) and ids[i] == a and ids[i + 1] == b:
-                    merged.append(new)
-                    i += 2
-                else:
-                    merged.append(ids[i])
-                    i += 1
+            merged = merge_pair(ids, (a, b), new)
             words[w] = merged
             for pair in zip(merged, merged[1:]):
                 pair_count[pair] += n
@@ -236,4 +235,4 @@ def chars_per_token(bpe: ByteBPE, text: str) -> float:
 
 
 __all__ = ["BYTE_SYMBOL", "SPLIT_PATTERN", "ByteBPE", "base_vocab", "byte_symbols", "chars_per_token",
-           "from_merges", "hf_byte_level_bpe", "pre_tokenize", "train"]
+           "from_merges", "hf_byte_level_bpe", "merge_pair", "pre_tokenize", "train"]
