@@ -12,6 +12,7 @@ kernelspec is ``python3``, and source notebooks are committed with outputs strip
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -264,10 +265,10 @@ def _colab_cells_wanted(nb: dict[str, Any], stem: str) -> tuple[int, dict[str, A
     index = install_cell_index(nb)
     if index is None:
         raise ValueError(f"{stem}: no guarded Colab install cell to update")
-    install = json.loads(json.dumps(nb["cells"][index]))
+    install = copy.deepcopy(nb["cells"][index])
     install["source"] = COLAB_INSTALL.splitlines(keepends=True)
     install["metadata"].update(COLAB_INSTALL_METADATA)
-    title = json.loads(json.dumps(nb["cells"][0]))
+    title = copy.deepcopy(nb["cells"][0])
     text = _source(title)
     fixed = BADGE_LINK.sub(f"({colab_url(stem)})", text)
     if fixed != text:

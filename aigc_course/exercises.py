@@ -91,12 +91,15 @@ def check_function(
     rtol: float = 1e-4,
     mistakes: Iterable[tuple[Callable[..., Any], str]] = (),
     hint: str = "",
+    compare: Callable[[Any, Any], bool] | None = None,
 ) -> bool:
     """Run ``fn`` and ``reference`` on every argument tuple in ``cases`` and compare the results.
 
     ``mistakes`` lists ``(wrong_function, explanation)``: a student function that agrees with a
-    known wrong version on every case gets that explanation.
+    known wrong version on every case gets that explanation. Results are compared numerically
+    (``atol``, ``rtol``) unless ``compare`` is given (``operator.eq`` for strings, lists, ``None``).
     """
+    same = compare or (lambda a, b: _close(a, b, atol, rtol))
     if fn is None or fn is Ellipsis:
         return _report(name, False, "not attempted yet — define the function in the cell above")
     try:
@@ -106,15 +109,15 @@ def check_function(
     except Exception as exc:  # the student's code raised: show what and where
         return _report(name, False, f"raised {type(exc).__name__}: {exc}. {hint}".strip())
     expected = [reference(*case) for case in cases]
-    if all(_close(r, e, atol, rtol) for r, e in zip(results, expected)):
+    if all(same(r, e) for r, e in zip(results, expected)):
         return _report(name, True, f"correct on all {len(cases)} cases")
     for wrong, explanation in mistakes:
         try:
-            if all(_close(r, wrong(*case), atol, rtol) for r, case in zip(results, cases)):
+            if all(same(r, wrong(*case)) for r, case in zip(results, cases)):
                 return _report(name, False, explanation)
         except Exception:  # a mistake model that cannot run on a case simply does not match
             continue
-    first = next(i for i, (r, e) in enumerate(zip(results, expected)) if not _close(r, e, atol, rtol))
+    first = next(i for i, (r, e) in enumerate(zip(results, expected)) if not same(r, e))
     return _report(name, False, f"wrong on case {first} (arguments {cases[first]!r}). {hint}".strip())
 
 

@@ -19,9 +19,6 @@ from . import Exercise, copying
 # ---- 10.hz_to_mel (derive): the HTK mel scale ------------------------------------------------------------
 
 
-def _hz_to_mel(f: torch.Tensor) -> torch.Tensor:
-    """HTK mel of frequencies ``f`` in Hz (any shape): ``2595 log10(1 + f / 700)``."""
-    return 1127.0 * torch.log1p(f / 700.0)
 
 
 def _mel_natural_log(f):
@@ -43,7 +40,7 @@ _MEL_WRONG: list[tuple[Any, str]] = [(_mel_natural_log, "log base 10"), (_mel_no
 def _run_hz_to_mel(answer: Any) -> bool:
     cases = [(torch.tensor([0.0, 700.0, 1000.0, 4000.0]),), (torch.linspace(0, 8000, 9),)]
     return ex.check_function(
-        "10.hz_to_mel", copying(answer), _hz_to_mel, cases, rtol=1e-4,
+        "10.hz_to_mel", copying(answer), ac_audio.hz_to_mel, cases, rtol=1e-4,
         mistakes=[(_mel_natural_log, "Use log base 10 with 2595 (or the natural log with 1127 = 2595 / ln 10)."),
                   (_mel_no_one, "You dropped the 1 +: m(0) must be 0."),
                   (_mel_inverse, "That is the inverse map, mel → Hz.")],
@@ -437,7 +434,7 @@ def test_context() -> dict[str, object]:
 
 
 EXERCISES: list[Exercise] = [
-    Exercise("10.hz_to_mel", "derive", 1, "the mel scale", _run_hz_to_mel, lambda: _hz_to_mel,
+    Exercise("10.hz_to_mel", "derive", 1, "the mel scale", _run_hz_to_mel, lambda: ac_audio.hz_to_mel,
              hint="HTK: m = 2595 · log10(1 + f / 700); m(700 Hz) = 2595 · log10(2).", wrong=_MEL_WRONG),
     Exercise("10.n_frames", "derive", 1, "frames of a centred STFT", _run_n_frames, lambda: _n_frames,
              hint="Centring pads n_fft // 2 on each side, so frame t is centred on sample t·H: count the t with "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
+import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,37 +13,6 @@ import numpy as np
 from .. import assistant as A
 from .. import exercises as ex
 from . import Exercise, copying
-
-# ---- helpers shared with chapter 12 -----------------------------------------------------------------------
-
-
-def check_exact(name: str, fn: Any, reference: Callable[..., Any], cases: Sequence[tuple[Any, ...]], *,
-                mistakes: Sequence[tuple[Callable[..., Any], str]] = (), hint: str = "") -> bool:
-    """:func:`aigc_course.exercises.check_function` for answers compared with ``==`` (strings, lists, ``None``):
-    runs ``fn`` and ``reference`` on every argument tuple of ``cases``; a function that agrees with a known wrong
-    version on every case gets that version's explanation."""
-    if fn is None or fn is Ellipsis:
-        return ex.check_true(name, False, failure="not attempted yet — define the function in the cell above")
-    try:
-        got = [fn(*copy.deepcopy(case)) for case in cases]
-    except NotImplementedError:
-        return ex.check_true(name, False, failure="not attempted yet (not implemented) — write the function body in "
-                                                  "the cell above")
-    except Exception as exc:  # the student's code raised: show what
-        return ex.check_true(name, False, failure=f"raised {type(exc).__name__}: {exc}. {hint}".strip())
-    expected = [reference(*case) for case in cases]
-    if got == expected:
-        return ex.check_true(name, True, success=f"correct on all {len(cases)} cases", failure="")
-    for wrong, explanation in mistakes:
-        try:
-            if [wrong(*case) for case in cases] == got:
-                return ex.check_true(name, False, failure=explanation)
-        except Exception:  # a mistake model that cannot run on a case simply does not match
-            continue
-    first = next(i for i, (g, e) in enumerate(zip(got, expected)) if g != e)
-    return ex.check_true(name, False, failure=f"wrong on case {first}: {cases[first]!r} gave {got[first]!r}, "
-                                              f"expected {expected[first]!r}. {hint}".strip())
-
 
 # ---- 11.order_id (implement): the order number of a message ------------------------------------------------
 
@@ -77,8 +46,9 @@ _ORDER_WRONG = [(fn, text.split(":")[0][:30]) for fn, text in _ORDER_MISTAKES]
 
 
 def _run_order_id(answer: Any) -> bool:
-    return check_exact("11.order_id", answer, _order_id, [(t,) for t in _ORDER_CASES], mistakes=_ORDER_MISTAKES,
-                       hint="re.search(r'\\bIB[-\\s]?(\\d{6})\\b', text, re.IGNORECASE), then 'IB-' + the digits")
+    return ex.check_function("11.order_id", copying(answer), _order_id, [(t,) for t in _ORDER_CASES],
+                             mistakes=_ORDER_MISTAKES, compare=operator.eq,
+                             hint="re.search(r'\\bIB[-\\s]?(\\d{6})\\b', text, re.IGNORECASE), then 'IB-' + the digits")
 
 
 # ---- 11.platt (derive): the calibrated confidence -----------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,7 +14,6 @@ from .. import exercises as ex
 from .. import monitoring as mon
 from ..datasets import FINANCIAL_LABELS
 from . import Exercise, copying
-from .ch11 import check_exact
 
 BEARISH = FINANCIAL_LABELS.index("bearish")
 
@@ -58,9 +58,10 @@ _TICKERS_WRONG = [(fn, text.split(":")[0][:24]) for fn, text in _TICKERS_MISTAKE
 
 
 def _run_tickers(answer: Any) -> bool:
-    return check_exact("12.tickers", answer, mon.extract_tickers, [(t,) for t in _TICKER_CASES],
-                       mistakes=_TICKERS_MISTAKES,
-                       hint="re.findall(r'\\$([A-Za-z]{1,6})(?![A-Za-z])', text), upper-cased, duplicates dropped")
+    return ex.check_function("12.tickers", copying(answer), mon.extract_tickers, [(t,) for t in _TICKER_CASES],
+                             mistakes=_TICKERS_MISTAKES, compare=operator.eq,
+                             hint="re.findall(r'\\$([A-Za-z]{1,6})(?![A-Za-z])', text), upper-cased, duplicates "
+                                  "dropped")
 
 
 # ---- 12.cusum_step (derive): one step of the CUSUM recursion ----------------------------------------------

@@ -270,8 +270,6 @@ def _run_ig(answer: Any) -> bool:
 # ---- 14.z_score (derive): the watermark z-score ------------------------------------------------------------
 
 
-def _z(s, n, g):
-    return (s - g * n) / np.sqrt(n * g * (1 - g))
 
 
 _Z_CASES = [(130, 200, 0.5), (60, 200, 0.25), (32, 65, 32 / 65), (10, 100, 0.5)]
@@ -299,7 +297,7 @@ _Z_WRONG: list[tuple[Any, str]] = [(_z_variance, "not by the variance"), (_z_one
 
 def _run_z(answer: Any) -> bool:
     return ex.check_function(
-        "14.z_score", answer, _z, _Z_CASES,
+        "14.z_score", answer, wm.z_score, _Z_CASES,
         mistakes=[(_z_variance, "Divide by the standard deviation √(n γ (1−γ)), not by the variance."),
                   (_z_one_token, "That is the z of a single token: the standard error of a share of n tokens is "
                                  "√(γ(1−γ)/n)."),
@@ -422,7 +420,7 @@ EXERCISES: list[Exercise] = [
              lambda: _integrated_gradients,
              hint="With a black baseline the path is t·x. Read the logit gradient (risks.saliency) at t_k = (k + ½)/m "
                   "for k = 0 … m−1, average the m gradients and multiply by x.", wrong=_IG_WRONG),
-    Exercise("14.z_score", "derive", 1, "the watermark z-score", _run_z, lambda: _z,
+    Exercise("14.z_score", "derive", 1, "the watermark z-score", _run_z, lambda: wm.z_score,
              hint="The green count is Binomial(n, γ) without a watermark: mean γn, variance nγ(1−γ).",
              wrong=_Z_WRONG),
     Exercise("14.wm_short", "experiment", 2, "detecting the watermark in 25-character texts", _run_wm_short,
