@@ -119,32 +119,19 @@ def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out[0] if isinstance(out, tuple) else out
 
 
-@torch.no_grad()
 def evaluate_lm(
     model: nn.Module, data: torch.Tensor, block_size: int, batch_size: int = 64, max_windows: int | None = None
 ) -> float:
     """Mean cross-entropy in **nats per character** of ``model`` on ``data`` (1-D ids), over the
     non-overlapping windows of :func:`eval_windows` (every position predicts its next character
-    from the earlier ones in its window, as in training)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    windows = eval_windows(data, block_size, max_windows)
-    total, count = 0.0, 0
-    for chunk in windows.split(batch_size):
-        chunk = chunk.to(device)
-        logits = _logits(model, chunk[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), chunk[:, 1:].reshape(-1), reduction="sum")
-        total += float(loss)
-        count += chunk[:, 1:].numel()
-    model.train(was_training)
-    return total / count
+    from the earlier ones in its window, as in training): the mean of :func:`loss_by_position`."""
+    return float(loss_by_position(model, data, block_size, batch_size, max_windows).double().mean())
 
 
 @torch.no_grad()
 def loss_by_position(model: nn.Module, data: torch.Tensor, length: int, batch_size: int = 64,
                      max_windows: int | None = None) -> torch.Tensor:
-    """``(length,)``: mean cross-entropy (nats) at each position ``0 … length − 1`` of the non-overlapping
+    """``(length,)`` float64: mean cross-entropy (nats) at each position ``0 … length − 1`` of the non-overlapping
     windows of ``length + 1`` tokens of ``data``. Position ``t`` predicts token ``t + 1`` from ``t + 1`` tokens of
     context, so beyond a model's training ``block_size`` it shows whether the model *extrapolates* to longer
     contexts (RoPE models can run there; learned positions have no embedding for them)."""
@@ -159,7 +146,7 @@ def loss_by_position(model: nn.Module, data: torch.Tensor, length: int, batch_si
         total += ce.sum(0).double().cpu()
         count += chunk.shape[0]
     model.train(was_training)
-    return (total / max(count, 1)).float()
+    return total / max(count, 1)
 
 
 def bits_per_char(nats_per_token: float, n_tokens: int, n_chars: int) -> float:
