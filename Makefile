@@ -12,6 +12,10 @@ ifeq ($(strip $(AIGC_COURSE_DATA)),)
 ifneq ($(wildcard ../shared/data/MANIFEST.sha256),)
 export AIGC_COURSE_DATA := $(abspath ../shared/data)
 endif
+else
+# a relative mirror (make test AIGC_COURSE_DATA=../shared/data) is relative to here, not to notebooks/
+override AIGC_COURSE_DATA := $(abspath $(AIGC_COURSE_DATA))
+export AIGC_COURSE_DATA
 endif
 
 LOCK_ID := $(shell cat requirements-lock.txt | sha256sum | cut -c1-16)

@@ -48,6 +48,23 @@ def _from_env(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+PATH_VARIABLES = ("AIGC_COURSE_DATA", "AIGC_COURSE_CACHE", "AIGC_COURSE_BUILD", "AIGC_COURSE_CHECKPOINTS")
+
+
+def absolute_env() -> None:
+    """Make the course's path variables absolute, resolved against the current folder, in ``os.environ``.
+
+    ``AIGC_COURSE_DATA=../shared/data`` means "beside the folder I am in"; a notebook kernel runs in
+    ``notebooks/`` and would read it from there. The runner and the test suite call this before they start
+    kernels, so every kernel sees the folder the user meant. ``AIGC_COURSE_DATA`` may list several folders
+    (``os.pathsep``)."""
+    for name in PATH_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value:
+            parts = [str(Path(p).expanduser().resolve()) if p.strip() else p for p in value.split(os.pathsep)]
+            os.environ[name] = os.pathsep.join(parts)
+
+
 def mirror_dirs() -> list[Path]:
     """Read-only dataset mirrors from ``AIGC_COURSE_DATA`` (may be empty)."""
     value = os.environ.get("AIGC_COURSE_DATA", "")

@@ -86,6 +86,9 @@ def run_notebook(path: Path, profile: str, out: Path, *, timeout: int | None = N
     """Execute one notebook; returns its entry of ``report.json`` (never raises for its errors)."""
     import papermill as pm
 
+    from .paths import absolute_env
+
+    absolute_env()  # the kernel runs in notebooks/: a relative AIGC_COURSE_DATA must not move with it
     stem = path.stem
     executed = out / "notebooks" / path.name
     executed.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,14 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config):
+    """nbval's kernels run in ``notebooks/``: make a relative ``AIGC_COURSE_DATA=../shared/data`` (relative to where
+    the tests were started) absolute before any kernel inherits it."""
+    from aigc_course.paths import absolute_env
+
+    absolute_env()
+
+
 def _mirror() -> Path | None:
     for candidate in os.environ.get("AIGC_COURSE_DATA", "").split(os.pathsep):
         if candidate and (Path(candidate) / "MNIST").is_dir():

@@ -93,3 +93,19 @@ def test_runner_without_data_or_network_reports_the_dataset_message(isolated, tm
     assert entry["status"] == "failed"
     assert entry["error"].startswith("DatasetNotFoundError: Dataset 'mnist'")
     assert "AIGC_COURSE_DATA" in entry["error"] and "train-images-idx3-ubyte.gz" in entry["error"]
+
+
+def test_relative_course_paths_become_absolute_before_a_kernel_starts(tmp_path, monkeypatch):
+    """``AIGC_COURSE_DATA=../shared/data`` is relative to where the user is, not to ``notebooks/`` where a kernel
+    runs: the runner and the test suite resolve it first."""
+    import os
+
+    from aigc_course import paths
+
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    monkeypatch.setenv("AIGC_COURSE_DATA", os.pathsep.join(["../mirror", str(tmp_path / "other")]))
+    monkeypatch.setenv("AIGC_COURSE_CHECKPOINTS", "ck")
+    paths.absolute_env()
+    assert os.environ["AIGC_COURSE_DATA"].split(os.pathsep) == [str(tmp_path / "mirror"), str(tmp_path / "other")]
+    assert os.environ["AIGC_COURSE_CHECKPOINTS"] == str(tmp_path / "here" / "ck")
