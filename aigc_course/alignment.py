@@ -18,9 +18,13 @@ Shapes: ``logits (B, T, V)``, ``targets`` and ``mask (B, T)``; per-sequence log-
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -93,4 +97,226 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_cho
     return DPOOutput(loss, chosen.detach(), rejected.detach())
 
 
-__all__ = ["DPOOutput", "dpo_loss", "model_logprobs", "response_mask", "sequence_logprobs", "sft_loss"]
+# --------------------------------------------------------------------------------------------
+# Batches of (prompt, response) texts
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Batch:
+    """Padded token sequences ``seqs (B, L)`` of ``prompt + response`` with each prompt's and sequence's length."""
+
+    seqs: torch.Tensor
+    prompt_lengths: torch.Tensor
+    lengths: torch.Tensor
+
+
+def encode_pairs(vocab: Any, prompts: Sequence[str], responses: Sequence[str], pad: int = 0) -> Batch:
+    """Encode ``prompt + response`` texts with a character ``vocab`` and pad them (with ``pad``) to the longest."""
+    ids = [vocab.encode(p + r) for p, r in zip(prompts, responses)]
+    seqs = torch.full((len(ids), max(len(x) for x in ids)), pad, dtype=torch.long)
+    for b, x in enumerate(ids):
+        seqs[b, : len(x)] = x
+    return Batch(seqs, torch.tensor([len(p) for p in prompts]), torch.tensor([len(x) for x in ids]))
+
+
+def batch_logprobs(model: nn.Module, batch: Batch, device: torch.device | None = None) -> torch.Tensor:
+    """``(B,)`` ``log π(response | prompt)`` of every sequence of ``batch`` under ``model``."""
+    device = device or next(model.parameters()).device
+    return model_logprobs(model, batch.seqs.to(device), batch.prompt_lengths, batch.lengths)
+
+
+# --------------------------------------------------------------------------------------------
+# Training loops
+# --------------------------------------------------------------------------------------------
+def _lr(step: int, steps: int, lr: float, warmup: int, min_frac: float = 0.1) -> float:
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    frac = (step - warmup) / max(1, steps - warmup)
+    return lr * (min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+
+
+def train_sft(model: nn.Module, vocab: Any, prompts: Sequence[str], responses: Sequence[str], *, steps: int,
+              batch_size: int, lr: float, warmup: int = 20, weight_decay: float = 0.0, grad_clip: float = 1.0,
+              seed: int = 0, log_every: int = 25, session: Any = None) -> dict[str, list[float]]:
+    """Supervised fine-tuning: ``steps`` AdamW steps on random batches of (prompt, response) pairs, the loss on the
+    response tokens only (:func:`sft_loss`), warm-up then cosine learning rate. Returns the history (``step``,
+    ``seconds``, ``loss``: the mean over the last ``log_every`` steps). With a
+    :class:`~aigc_course.training.TrainingSession`, every ``log_every`` steps are a resumable chunk."""
+    from .models import lm
+
+    device = next(model.parameters()).device
+    opt = lm.make_optimizer(model, lr, weight_decay)
+    history: dict[str, list[float]] = session.history if session is not None else {}
+    chunk = session.restore(opt) if session is not None else 0
+    step = chunk * log_every
+    elapsed = history["seconds"][-1] if history.get("seconds") else 0.0
+    model.train()
+    while step < steps:
+        rng = np.random.default_rng([seed, chunk])
+        t0, losses = time.perf_counter(), []
+        for _ in range(min(log_every, steps - step)):
+            rows = rng.integers(len(prompts), size=batch_size)
+            b = encode_pairs(vocab, [prompts[i] for i in rows], [responses[i] for i in rows])
+            x, y = b.seqs[:, :-1].to(device), b.seqs[:, 1:].to(device)
+            loss = sft_loss(model(x), y, response_mask(b.prompt_lengths, b.lengths, x.shape[1]).to(device))
+            for group in opt.param_groups:
+                group["lr"] = _lr(step, steps, lr, warmup)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            opt.step()
+            losses.append(loss.item())
+            step += 1
+        elapsed += time.perf_counter() - t0
+        row = {"step": step, "seconds": elapsed, "loss": float(np.mean(losses))}
+        if session is not None:
+            session.log(**row)
+            session.save(chunk, opt)
+        else:
+            for k, v in row.items():
+                history.setdefault(k, []).append(float(v))
+        chunk += 1
+    model.eval()
+    return history
+
+
+@dataclass
+class Pairs:
+    """Preference pairs: ``prompts``, preferred (``chosen``) and dispreferred (``rejected``) responses, and the
+    frozen reference's log-probabilities of both ``(N,)`` (computed once, by :func:`reference_logprobs`)."""
+
+    prompts: list[str]
+    chosen: list[str]
+    rejected: list[str]
+    ref_chosen: torch.Tensor | None = None
+    ref_rejected: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+
+@torch.no_grad()
+def reference_logprobs(reference: nn.Module, vocab: Any, pairs: Pairs, batch_size: int = 64) -> Pairs:
+    """Fill ``pairs.ref_chosen`` / ``ref_rejected`` with the reference model's response log-probabilities."""
+    reference.eval()
+    out = {"chosen": [], "rejected": []}
+    for i in range(0, len(pairs), batch_size):
+        for side in out:
+            b = encode_pairs(vocab, pairs.prompts[i: i + batch_size], getattr(pairs, side)[i: i + batch_size])
+            out[side].append(batch_logprobs(reference, b).cpu())
+    pairs.ref_chosen, pairs.ref_rejected = torch.cat(out["chosen"]), torch.cat(out["rejected"])
+    return pairs
+
+
+def train_dpo(policy: nn.Module, vocab: Any, pairs: Pairs, *, beta: float, steps: int, batch_size: int, lr: float,
+              warmup: int = 10, grad_clip: float = 1.0, seed: int = 0, log_every: int = 10,
+              optimizer: torch.optim.Optimizer | None = None,
+              history: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """DPO: ``steps`` AdamW steps on random batches of ``pairs`` (their reference log-probabilities already
+    filled in) minimising :func:`dpo_loss` with ``beta``, after a linear warm-up of ``warmup`` steps. History every
+    ``log_every`` steps: ``step``, ``seconds``, ``loss``, ``accuracy`` (chosen reward > rejected), ``margin``,
+    ``chosen_reward`` and ``rejected_reward`` (means). To continue a run, pass its ``optimizer`` and ``history``
+    back in (and ``warmup=0``): the steps and the history carry on."""
+    from .models import lm
+
+    if pairs.ref_chosen is None or pairs.ref_rejected is None:
+        raise ValueError("the pairs have no reference log-probabilities: call reference_logprobs(reference, vocab, "
+                         "pairs) first")
+    device = next(policy.parameters()).device
+    opt = optimizer if optimizer is not None else lm.make_optimizer(policy, lr, 0.0)
+    history = history if history is not None else {}
+    chunk = len(history.get("step", []))
+    done = int(history["step"][-1]) if history.get("step") else 0
+    steps += done
+    step = done
+    elapsed = history["seconds"][-1] if history.get("seconds") else 0.0
+    policy.train()
+    while step < steps:
+        rng = np.random.default_rng([seed, chunk])
+        t0, rows_log = time.perf_counter(), []
+        for _ in range(min(log_every, steps - step)):
+            rows = rng.integers(len(pairs), size=batch_size)
+            prompts = [pairs.prompts[i] for i in rows]
+            both = encode_pairs(vocab, prompts + prompts, [pairs.chosen[i] for i in rows]
+                                + [pairs.rejected[i] for i in rows])
+            logp = batch_logprobs(policy, both, device)
+            out = dpo_loss(logp[:batch_size], logp[batch_size:], pairs.ref_chosen[rows].to(device),
+                           pairs.ref_rejected[rows].to(device), beta)
+            for group in opt.param_groups:
+                group["lr"] = lr * min(1.0, (step - done + 1) / warmup) if warmup else lr
+            opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)
+            opt.step()
+            rows_log.append([out.loss.item(), out.accuracy, float(out.margin.mean()), float(out.chosen_reward.mean()),
+                             float(out.rejected_reward.mean())])
+            step += 1
+        elapsed += time.perf_counter() - t0
+        m = np.mean(rows_log, axis=0)
+        row = {"step": step, "seconds": elapsed, "loss": m[0], "accuracy": m[1], "margin": m[2],
+               "chosen_reward": m[3], "rejected_reward": m[4]}
+        for k, v in row.items():
+            history.setdefault(k, []).append(float(v))
+        chunk += 1
+    policy.eval()
+    return history
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling replies and measuring the distance to the reference
+# --------------------------------------------------------------------------------------------
+@torch.no_grad()
+def replies(model: nn.Module, vocab: Any, prompts: Sequence[str], *, temperature: float = 0.0, max_new: int = 100,
+            seed: int = 0, batch_size: int = 64, stop: str = "\n") -> list[str]:
+    """The model's reply to every prompt: sampled at ``temperature`` (0: greedy) until ``stop`` or ``max_new``
+    characters (the stop character is kept, so a reply that never stopped can be told apart). Prompts of equal
+    length are decoded together with a KV cache; the result does not depend on ``batch_size`` when greedy."""
+    from .models import lm
+
+    model.eval()
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    stop_id = int(vocab.encode(stop)[0])
+    out: list[str] = [""] * len(prompts)
+    by_length: dict[int, list[int]] = {}
+    for i, p in enumerate(prompts):
+        by_length.setdefault(len(p), []).append(i)
+    for length in sorted(by_length):
+        rows = by_length[length]
+        for k in range(0, len(rows), batch_size):
+            chunk = rows[k: k + batch_size]
+            idx = torch.stack([vocab.encode(prompts[i]) for i in chunk]).to(device)
+            logits, cache = model.prefill(idx)
+            new, done = [], torch.zeros(len(chunk), dtype=torch.bool, device=device)
+            for _ in range(max_new):
+                nxt = lm.sample_next(logits, temperature, generator=gen)  # (B, 1)
+                new.append(nxt)
+                done |= nxt[:, 0] == stop_id
+                if bool(done.all()):
+                    break
+                idx = torch.cat([idx, nxt], dim=1)
+                logits, cache = model.extend(idx, cache)
+            ids = torch.cat(new, dim=1).cpu()
+            for b, i in enumerate(chunk):
+                text = vocab.decode(ids[b].tolist())
+                out[i] = text[: text.index(stop) + 1] if stop in text else text
+    return out
+
+
+@torch.no_grad()
+def sequence_kl(policy: nn.Module, reference: nn.Module, vocab: Any, prompts: Sequence[str], *, samples: int = 1,
+                max_new: int = 100, seed: int = 0, batch_size: int = 64) -> float:
+    """Monte-Carlo estimate of ``KL(π ‖ π_ref)`` per prompt, in nats: the mean over replies ``y ~ π(·|x)`` (sampled
+    at temperature 1, ``samples`` per prompt) of ``log π(y|x) − log π_ref(y|x)``. Unbiased for the sequence-level
+    KL, which is what DPO's ``β`` trades against reward."""
+    xs = [p for p in prompts for _ in range(samples)]
+    ys = replies(policy, vocab, xs, temperature=1.0, max_new=max_new, seed=seed, batch_size=batch_size)
+    diffs = []
+    for i in range(0, len(xs), batch_size):
+        b = encode_pairs(vocab, xs[i: i + batch_size], ys[i: i + batch_size])
+        diffs.append(batch_logprobs(policy, b) - batch_logprobs(reference, b))
+    return float(torch.cat(diffs).mean())
+
+
+__all__ = ["Batch", "DPOOutput", "Pairs", "batch_logprobs", "dpo_loss", "encode_pairs", "model_logprobs",
+           "reference_logprobs", "replies", "response_mask", "sequence_kl", "sequence_logprobs", "sft_loss",
+           "train_dpo", "train_sft"]

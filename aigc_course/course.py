@@ -32,6 +32,7 @@ CHAPTER_MAP: tuple[ChapterInfo, ...] = (
     ChapterInfo("13", "App: personalised recommendation", "applications"),
     ChapterInfo("14", "Risks & responsibility", "foundations"),
     ChapterInfo("15", "Scaling out", "foundations"),
+    ChapterInfo("16", "Instruction tuning and preferences", "NLP"),
 )
 
 BRANCHES: tuple[str, ...] = ("neural networks", "GAN", "image generation", "NLP", "TTS")

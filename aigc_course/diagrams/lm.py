@@ -158,3 +158,29 @@ def lora(show: bool = True) -> Figure | None:
     label(ax, 7.2, 1.0, r"trainable: $r\,(d_{in} + d_{out})$ numbers; A random, B = 0 at the start", fontsize=11)
     label(ax, 7.2, 8.2, "pretrained weights: no gradients, no optimizer state", fontsize=11, color="0.35")
     return finish(fig, show)
+
+
+def alignment_pipeline(show: bool = True) -> Figure | None:
+    """Chapter 16's three stages: pretraining on raw text → supervised fine-tuning on instructions (loss on the
+    response only) → DPO on pairs of the SFT model's own replies ranked by a program, with the SFT model frozen
+    as the reference."""
+    fig, ax = canvas(title="From a language model to an assistant: pretrain → SFT → DPO")
+    raw = box(ax, 2.2, 7.0, "raw text: Shakespeare,\ntweets, the bookshop FAQ", w=3.8, h=1.2, role="input")
+    base = box(ax, 2.2, 3.8, "base GPT\nnext character", w=3.0, h=1.2, role="param")
+    inst = box(ax, 6.6, 7.0, "instructions + responses\n(note, tweet, voice)", w=3.8, h=1.2, role="input")
+    sft = box(ax, 6.6, 3.8, "SFT GPT\nloss on responses only", w=3.4, h=1.2, role="param")
+    samples = box(ax, 10.2, 7.0, "k sampled replies\nper prompt", w=2.8, h=1.2)
+    judge = box(ax, 13.9, 7.0, "a program ranks them:\nchosen ≻ rejected", w=3.4, h=1.2, role="output")
+    ref = box(ax, 10.2, 1.6, "reference = SFT GPT\n(frozen)", w=3.2, h=1.2, role="neutral")
+    dpo = box(ax, 13.9, 3.8, "DPO policy\n−log σ(β·Δ log-ratio)", w=3.4, h=1.2, role="param")
+    arrow(ax, raw.side("bottom"), base.side("top"), text="stage 1")
+    arrow(ax, base.side("right"), sft.side("left"))
+    arrow(ax, inst.side("bottom"), sft.side("top"), text="stage 2")
+    arrow(ax, sft.side("right"), samples.side("left"), rad=-0.2)
+    arrow(ax, samples.side("right"), judge.side("left"))
+    arrow(ax, judge.side("bottom"), dpo.side("top"), text="stage 3")
+    arrow(ax, sft.side("bottom"), ref.side("left"), rad=0.2)
+    arrow(ax, ref.side("right"), dpo.side("bottom"), rad=0.2)
+    label(ax, 8.0, 0.4, "β sets how far the policy may move from the reference: the KL it pays for the reward",
+          fontsize=11)
+    return finish(fig, show)

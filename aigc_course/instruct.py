@@ -1,0 +1,464 @@
+"""A small instruction dataset built from the course's own data, and a program that judges the replies (chapter 16).
+
+Three tasks, each an :class:`Example` (``prompt``, ``response``; the response ends with a newline, which is where
+generation stops):
+
+- ``note`` — *answer the bookshop question from the note*. The note holds two sentences of the chapter-11
+  knowledge base whose figures (prices, days, percentages, …) have been **changed** (:func:`perturb`): the shop's
+  prices moved since the model read its old FAQ during pretraining. The reference reply is the note's sentence
+  that answers the question. An answer from memory states an out-of-date figure; the judge catches it.
+- ``tweet`` — *classify a financial tweet* as positive, negative or neutral (chapter 09's data; the label is the
+  reference).
+- ``voice`` — *write a line in the voice of a Shakespeare speaker* (a real line of that speaker is the reference).
+
+The train side uses the knowledge base's train paraphrases, the tweets' train split and the first 90 % of Tiny
+Shakespeare; the held-out side uses the test paraphrases, the tweets' validation split and the last 10 %, with
+fresh figures in every note (:func:`build`).
+
+:func:`judge_note` is the program that verifies a ``note`` reply: every figure it states must be in the note
+(**grounded**), and the answer's figures must all be there (**complete**); a figure of the *other* sentence is a
+wrong answer. Its score is what the preference pairs and the win rate of chapter 16 are built on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import assistant as A
+
+TASKS: tuple[str, ...] = ("note", "tweet", "voice")
+TWEET_LABELS: tuple[str, ...] = ("negative", "positive", "neutral")  # the dataset's 0 bearish, 1 bullish, 2 neutral
+PROMPTS: dict[str, str] = {
+    "note": "Answer from the note.\nNote: {note}\nQ: {question}\nA: ",
+    "tweet": "Classify the tweet: positive, negative or neutral.\nTweet: {tweet}\nA: ",
+    "voice": "Write a line in the voice of {speaker}.\nA: ",
+}
+ALPHABET = "".join(chr(c) for c in range(32, 127)) + "£\n"
+"""The characters of every text of the chapter: printable ASCII, the pound sign and the newline."""
+
+
+@dataclass
+class Example:
+    """One instruction: ``prompt`` (ends with ``"A: "``) and reference ``response`` (ends with ``"\\n"``).
+
+    ``meta`` — note: ``note`` (the note's text), ``answer`` (the sentence that answers, figures changed),
+    ``other`` (the distractor sentence), ``original`` (the answer as the KB states it), ``intent``;
+    tweet: ``label``; voice: ``speaker``."""
+
+    task: str
+    prompt: str
+    response: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.prompt + self.response
+
+
+@dataclass
+class InstructionData:
+    """The train and held-out examples of every task, and the texts the base model is pretrained on."""
+
+    train: list[Example]
+    heldout: list[Example]
+
+    def of(self, task: str, split: str = "train") -> list[Example]:
+        return [e for e in (self.train if split == "train" else self.heldout) if e.task == task]
+
+
+# --------------------------------------------------------------------------------------------
+# The note task: knowledge-base sentences with changed figures
+# --------------------------------------------------------------------------------------------
+_NUMBER = re.compile(r"(?<![\w.])(£?)(\d+)(?:\.(\d\d))?(%?)(?![\w])")
+
+
+def fact_sentences(kb: A.KnowledgeBase, max_chars: int = 80) -> dict[str, str]:
+    """For each intent whose answer has a sentence with a figure and no slot, its first such sentence of at most
+    ``max_chars`` characters (ending with ``.``, first letter capitalised). Sentences with a clock time or with the
+    figure 1 are left out: their changed figures would not read as English ("13 am", "3 hour")."""
+    out = {}
+    for intent in kb.intents:
+        for s in re.split(r"(?<=[.;])\s+", intent.answer):
+            s = s[0].upper() + s[1:].rstrip(";").rstrip(".") + "."
+            values = [m[2] for m in _NUMBER.finditer(s)]
+            if ("{" in s or len(s) > max_chars or not values or "1" in values or re.search(r"\d\s?[ap]m\b", s)
+                    or not set(s) <= set(ALPHABET)):
+                continue
+            out[intent.name] = s
+            break
+    return out
+
+
+def perturb(sentence: str, rng: np.random.Generator) -> str:
+    """``sentence`` with every figure replaced by a different one of the same kind: a price by another price
+    (``£2.99`` → ``£3.49``), a whole number by another of about the same size (``30`` → ``21``); ``%`` kept."""
+
+    def new(m: re.Match[str]) -> str:
+        pound, whole, pence, pct = m.groups()
+        old = int(whole)
+        while True:
+            value = int(rng.integers(max(1, old // 2), max(4, 2 * old + 2)))
+            cents = (["49", "99", "50", "25"][int(rng.integers(4))]) if pence else None
+            if value != old or (cents is not None and cents != pence):
+                break
+        return f"{pound}{value}" + (f".{cents}" if cents else "") + pct
+
+    return _NUMBER.sub(new, sentence)
+
+
+def figures(text: str) -> list[str]:
+    """The checkable figures of ``text`` (chapter 11's :func:`~aigc_course.assistant.facts`: prices, numbers,
+    percentages, clock times, order numbers), in order."""
+    return A.facts(text)
+
+
+ABSTAIN = "The note does not say."
+"""The reply to a note that does not answer the question: say so instead of answering from memory."""
+
+
+def note_examples(kb: A.KnowledgeBase, split: str, rng: np.random.Generator, copies: int = 1,
+                  unanswerable: float = 0.0, max_chars: int = 80, max_question: int = 64) -> list[Example]:
+    """``copies`` ``note`` examples per paraphrase (``split`` "train" or "test") of every intent with a fact
+    sentence. The note is that sentence with freshly changed figures (the reference reply), or, with probability
+    ``unanswerable``, another intent's sentence: then the reference reply is :data:`ABSTAIN`."""
+    sentences = fact_sentences(kb, max_chars)
+    names = sorted(sentences)
+    out = []
+    for name in names:
+        for q in [q for q in getattr(kb.intent(name), split) for _ in range(copies)]:
+            if "{" in q or len(q) > max_question or not set(q) <= set(ALPHABET):
+                continue
+            answerable = rng.random() >= unanswerable
+            other = names[(names.index(name) + 1 + int(rng.integers(len(names) - 1))) % len(names)]
+            note = perturb(sentences[name if answerable else other], rng)
+            out.append(Example("note", PROMPTS["note"].format(note=note, question=q),
+                               (note if answerable else ABSTAIN) + "\n",
+                               {"note": note, "answerable": answerable, "intent": name,
+                                "original": sentences[name]}))
+    return out
+
+
+@dataclass
+class NoteVerdict:
+    """What :func:`judge_note` found in a reply: the figures it states, those not in the note (``unsupported``:
+    invented or remembered), the answer's figures it left out (``missing``), whether it abstained (said
+    :data:`ABSTAIN`), and the ``score``: 1 for the right reply, 0 for abstaining on a note that does answer, −1 for
+    anything else."""
+
+    figures: list[str]
+    unsupported: list[str]
+    missing: list[str]
+    abstained: bool
+    score: int
+
+    @property
+    def grounded(self) -> bool:
+        """States no figure the note lacks (abstaining is grounded: a reply that says nothing invents nothing)."""
+        return not self.unsupported
+
+    @property
+    def correct(self) -> bool:
+        return self.score == 1
+
+
+def judge_note(reply: str, example: Example) -> NoteVerdict:
+    """Check a ``note`` reply against its note, in the order *right > "the note does not say" > wrong*:
+
+    - the note answers the question: 1 if the reply states every figure of the note and no other, 0 if it abstains,
+      −1 otherwise (a figure invented or remembered from the old FAQ, or one left out);
+    - it does not: 1 if the reply abstains, −1 otherwise (any answer is made up).
+
+    Abstaining means the reply is :data:`ABSTAIN` (surrounding spaces and the final newline aside)."""
+    in_note = figures(example.meta["note"])
+    got = figures(reply)
+    unsupported = [f for f in got if f not in in_note]
+    missing = [f for f in in_note if f not in got] if example.meta["answerable"] else []
+    abstained = reply.strip() == ABSTAIN
+    if not example.meta["answerable"]:
+        score = 1 if abstained else -1
+    else:
+        score = 0 if abstained else 1 if not unsupported and not missing else -1
+    return NoteVerdict(got, unsupported, missing, abstained, score)
+
+
+def prefer(reply_a: str, reply_b: str, example: Example) -> float:
+    """The judge's pairwise verdict: 1 if ``reply_a`` scores higher, 0 if lower, 0.5 on a tie."""
+    a, b = judge_note(reply_a, example).score, judge_note(reply_b, example).score
+    return 1.0 if a > b else 0.0 if a < b else 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# The tweet and voice tasks
+# --------------------------------------------------------------------------------------------
+def tweet_examples(frame: Any, n: int, rng: np.random.Generator, max_chars: int = 110) -> list[Example]:
+    """``n`` tweets (``text``, ``label`` columns) of at most ``max_chars`` characters, links removed, balanced over
+    the three labels as far as the data allows."""
+    texts = [re.sub(r"\s*https?://\S+", "", t).strip() for t in frame["text"]]
+    ok = [i for i, t in enumerate(texts) if 0 < len(t) <= max_chars and set(t) <= set(ALPHABET) and "\n" not in t]
+    by_label = {k: [i for i in ok if int(frame["label"].iloc[i]) == k] for k in range(3)}
+    out = []
+    for k in range(3):
+        for i in rng.permutation(by_label[k])[: n // 3]:
+            out.append(Example("tweet", PROMPTS["tweet"].format(tweet=texts[i]), TWEET_LABELS[k] + "\n",
+                               {"label": TWEET_LABELS[k]}))
+    return [out[i] for i in rng.permutation(len(out))]
+
+
+def speaker_lines(text: str, speakers: Sequence[str], max_chars: int = 70) -> dict[str, list[str]]:
+    """The first lines of every speech of ``speakers`` in a Tiny Shakespeare text (``NAME:`` then the speech),
+    at most ``max_chars`` characters."""
+    out: dict[str, list[str]] = {s: [] for s in speakers}
+    for block in text.split("\n\n"):
+        head, _, rest = block.partition(":\n")
+        line = rest.split("\n")[0].strip()
+        if head in out and 10 <= len(line) <= max_chars:
+            out[head].append(line)
+    return out
+
+
+def voice_examples(lines: dict[str, list[str]], n: int, rng: np.random.Generator) -> list[Example]:
+    """``n`` ``voice`` examples, the speakers of ``lines`` taking turns; the response is one of the speaker's
+    ``lines``."""
+    speakers = [s for s in lines if lines[s]]
+    out = []
+    for k in range(n):
+        s = speakers[k % len(speakers)]
+        line = lines[s][int(rng.integers(len(lines[s])))]
+        out.append(Example("voice", PROMPTS["voice"].format(speaker=s), line + "\n", {"speaker": s}))
+    return out
+
+
+_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+
+
+def dictionary(text: str, min_count: int = 3) -> frozenset[str]:
+    """The lower-cased words that occur at least ``min_count`` times in ``text`` (the judge's word list)."""
+    from collections import Counter
+
+    counts = Counter(w.lower() for w in _WORD.findall(text))
+    return frozenset(w for w, c in counts.items() if c >= min_count)
+
+
+@dataclass
+class VoiceVerdict:
+    """What :func:`judge_voice` found in a line: its words, those not in the dictionary (``unknown``), the
+    ``repeats`` (a word right after itself, or a word used a third time), whether it has the form (``on_format``:
+    one line of ``min_words``–14 words ending in punctuation), and the ``score`` = share of known words − 0.25 ×
+    repeats − 0.5 if off-format (at most 1)."""
+
+    words: list[str]
+    unknown: list[str]
+    repeats: int
+    on_format: bool
+    score: float
+
+
+def judge_voice(reply: str, words: frozenset[str], min_words: int = 3) -> VoiceVerdict:
+    """Score a ``voice`` reply with a program: real words (``words``, see :func:`dictionary`), no stutter, the
+    form of one line of ``min_words`` to 14 words. It does not judge the *voice* — which is what a policy optimised
+    against it can exploit."""
+    ws = _WORD.findall(reply)
+    low = [w.lower() for w in ws]
+    unknown = [w for w in low if w not in words]
+    seen: dict[str, int] = {}
+    repeats = 0
+    for i, w in enumerate(low):
+        seen[w] = seen.get(w, 0) + 1
+        repeats += (i > 0 and low[i - 1] == w) or seen[w] == 3
+    line = reply.rstrip("\n")
+    fmt = (reply.endswith("\n") and "\n" not in line and min_words <= len(ws) <= 14
+           and line.rstrip()[-1:] in tuple(".,;:!?"))
+    known = 1 - len(unknown) / len(ws) if ws else 0.0
+    return VoiceVerdict(ws, unknown, repeats, fmt, float(known - 0.25 * repeats - (0 if fmt else 0.5)))
+
+
+def known_share(reply: str, words: frozenset[str]) -> float:
+    """A *lenient* judge: only the share of the reply's words found in ``words`` (0 for no word) — no penalty for
+    repeats, length or form. Chapter 16 optimises against it to show what a judge with a hole gets."""
+    ws = [w.lower() for w in _WORD.findall(reply)]
+    return 1 - sum(w not in words for w in ws) / len(ws) if ws else 0.0
+
+
+def on_format(reply: str, example: Example) -> bool:
+    """Does a reply have the task's form? tweet: exactly one of the three labels; voice: one line of 10–80
+    characters ending in punctuation; note: one sentence ending with a full stop."""
+    reply = reply.strip()
+    if example.task == "tweet":
+        return reply in TWEET_LABELS
+    if example.task == "voice":
+        return 10 <= len(reply) <= 80 and reply[-1] in ".,;:!?"
+    return reply.endswith(".") and reply.count(". ") == 0
+
+
+# --------------------------------------------------------------------------------------------
+# The whole dataset and the pretraining corpus
+# --------------------------------------------------------------------------------------------
+def build(kb: A.KnowledgeBase, tweets_train: Any, tweets_valid: Any, shakespeare: tuple[str, str],
+          hp: Any) -> InstructionData:
+    """The instruction dataset: ``hp["note_copies"]`` / ``hp["note_copies_heldout"]`` ``note`` examples per
+    paraphrase of the train / test side of the knowledge base; the ``voice`` lines of ``hp["speakers"]`` in the
+    train part of Tiny Shakespeare, split ``hp["voice_train_share"]`` / rest between the sides; and
+    ``hp["n_tweet"]`` / ``hp["n_voice"]`` tweet and voice examples per split, with ``hp["seed"]``."""
+    rng = np.random.default_rng(int(hp["seed"]))
+    lines = speaker_lines(shakespeare[0], tuple(hp["speakers"]))
+    cut = {s: rng.permutation(len(v)) for s, v in lines.items()}
+    keep = float(hp["voice_train_share"])
+    voice_train = {s: [v[i] for i in cut[s][: int(keep * len(v))]] for s, v in lines.items()}
+    voice_held = {s: [v[i] for i in cut[s][int(keep * len(v)):]] for s, v in lines.items()}
+    u = float(hp["unanswerable"])
+    train = (note_examples(kb, "train", rng, int(hp["note_copies"]), u)
+             + tweet_examples(tweets_train, int(hp["n_tweet"]), rng)
+             + voice_examples(voice_train, int(hp["n_voice"]), rng))
+    held = (note_examples(kb, "test", rng, int(hp["note_copies_heldout"]), float(hp["unanswerable_heldout"]))
+            + tweet_examples(tweets_valid, int(hp["n_tweet_heldout"]), rng)
+            + voice_examples(voice_held, int(hp["n_voice_heldout"]), rng))
+    return InstructionData([train[i] for i in rng.permutation(len(train))], held)
+
+
+def pretraining_text(kb: A.KnowledgeBase, tweets_train: Any, shakespeare_train: str, kb_repeats: int) -> str:
+    """Raw text for the base model: Tiny Shakespeare's train part, the financial tweets of the train split (links
+    removed) and the bookshop's FAQ — its answers with their *original* figures and its train questions —
+    ``kb_repeats`` times. No instruction format: the model learns language, not to follow instructions."""
+    tweets = "\n".join(t for t in (re.sub(r"\s*https?://\S+", "", x).strip() for x in tweets_train["text"])
+                       if t and set(t) <= set(ALPHABET))
+    faq = "\n\n".join(
+        "\n".join(q for q in i.train if "{" not in q) + "\n" + A.fill_template(
+            i.answer, {"order_id": "IB-123456", "date": "3 May"}) for i in kb.intents)
+    return shakespeare_train + "\n\n" + tweets + "\n\n" + "\n\n".join([faq] * kb_repeats)
+
+
+# --------------------------------------------------------------------------------------------
+# The three stages' models (cached by training.load_or_train) and the preference pairs
+# --------------------------------------------------------------------------------------------
+def vocabulary() -> Any:
+    """The character vocabulary of every model of the chapter: :data:`ALPHABET`."""
+    from .models import lm
+
+    return lm.CharVocab(ALPHABET)
+
+
+def pretrained_base(text: str, val_text: str, hp: Any, device: Any = None) -> Any:
+    """Stage 1: chapter 08's GPT (sizes ``hp["gpt"]``) trained on raw ``text`` (:func:`pretraining_text`) by
+    :func:`~aigc_course.models.lm.train_lm` with ``hp["pretrain"]``; its validation loss is measured on
+    ``val_text``, which must not overlap ``text`` (Tiny Shakespeare's held-out part: the FAQ is repeated in
+    ``text``, so a slice of ``text`` would measure memorisation). Cached: returns the
+    :class:`~aigc_course.training.Trained`."""
+    from . import training
+    from .models import lm
+
+    vocab = vocabulary()
+    train_ids, val_ids = vocab.encode(text), vocab.encode(val_text)
+    cfg = lm.LMTrainConfig(**hp["pretrain"])
+    key = {**hp["gpt"], **hp["pretrain"], "text": A.hash_text(text), "val": A.hash_text(val_text)}
+
+    def build(_: Any) -> Any:
+        torch.manual_seed(int(hp["pretrain"]["seed"]))
+        return lm.GPT(lm.GPTConfig(vocab_size=len(vocab), **hp["gpt"]))
+
+    def train(model: Any, session: Any) -> dict[str, Any]:
+        h = lm.train_lm(model, train_ids, val_ids, cfg, session)
+        return {"steps": int(h["step"][-1]), "val_loss": float(h["val_loss"][-1]), "seconds": float(h["seconds"][-1])}
+
+    trained = training.load_or_train("16_base_gpt", key, build, train, device=device)
+    trained.model.eval()
+    return trained
+
+
+def fine_tuned(base: Any, examples: Sequence[Example], hp: Any, device: Any = None) -> Any:
+    """Stage 2: a copy of ``base`` after supervised fine-tuning on ``examples`` (loss on the responses only,
+    :func:`~aigc_course.alignment.train_sft` with ``hp["sft"]``). Cached: returns the
+    :class:`~aigc_course.training.Trained`."""
+    import copy
+
+    from . import alignment, training
+    from .finetune import weights_fingerprint
+
+    vocab = vocabulary()
+    prompts, responses = [e.prompt for e in examples], [e.response for e in examples]
+    key = {**hp["sft"], "base": weights_fingerprint(base),
+           "examples": A.hash_text("".join(p + r for p, r in zip(prompts, responses))), "seed": hp["seed"]}
+
+    def build(_: Any) -> Any:
+        return copy.deepcopy(base)
+
+    def train(model: Any, session: Any) -> dict[str, Any]:
+        h = alignment.train_sft(model, vocab, prompts, responses, seed=int(hp["seed"]), session=session, **hp["sft"])
+        return {"seconds": float(h["seconds"][-1]), "loss": float(h["loss"][-1])}
+
+    trained = training.load_or_train("16_sft_gpt", key, build, train, device=device)
+    trained.model.eval()
+    return trained
+
+
+def voice_prompt(speaker: str) -> str:
+    return PROMPTS["voice"].format(speaker=speaker)
+
+
+def sample_lines(model: Any, speakers: Sequence[str], n: int, words: frozenset[str], *, seed: int,
+                 max_new: int = 100) -> tuple[list[str], list[VoiceVerdict]]:
+    """``n`` lines per speaker sampled at temperature 1 (speaker by speaker, ``n`` in a row), and their verdicts."""
+    from . import alignment
+
+    prompts = [voice_prompt(s) for s in speakers for _ in range(n)]
+    lines = alignment.replies(model, vocabulary(), prompts, temperature=1.0, max_new=max_new, seed=seed)
+    return lines, [judge_voice(x, words) for x in lines]
+
+
+def voice_pairs(model: Any, speakers: Sequence[str], words: frozenset[str], *, prompts: int, samples: int,
+                min_gap: float, seed: int, max_new: int = 100, judge: Any = None) -> Any:
+    """Preference pairs from the model's own lines: for each of ``prompts`` prompts per speaker, ``samples`` lines
+    at temperature 1; the one the judge scores highest is *chosen*, the lowest *rejected*, when their scores differ
+    by more than ``min_gap``. The judge is :func:`judge_voice`'s score unless ``judge(line) -> float`` is given.
+    Returns :class:`~aigc_course.alignment.Pairs`."""
+    from . import alignment
+
+    lines, verdicts = sample_lines(model, speakers, prompts * samples, words, seed=seed, max_new=max_new)
+    pairs = alignment.Pairs([], [], [])
+    for k in range(0, len(lines), samples):
+        scores = [judge(x) if judge is not None else v.score
+                  for x, v in zip(lines[k: k + samples], verdicts[k: k + samples])]
+        hi, lo = int(np.argmax(scores)), int(np.argmin(scores))
+        if scores[hi] - scores[lo] > min_gap:
+            pairs.prompts.append(voice_prompt(speakers[k // (prompts * samples)]))
+            pairs.chosen.append(lines[k + hi])
+            pairs.rejected.append(lines[k + lo])
+    return pairs
+
+
+def dpo_round(policy: Any, speakers: Sequence[str], words: frozenset[str], hp: Any, *, seed: int, judge: Any = None,
+              **dpo: Any) -> tuple[Any, Any, dict[str, list[float]]]:
+    """One round of on-policy DPO: pairs from ``policy``'s own lines (:func:`voice_pairs` with ``hp``'s
+    ``pair_prompts``, ``pair_samples``, ``pair_min_gap`` and ``judge``), ``policy`` frozen as the reference, and a
+    copy of it trained with :func:`~aigc_course.alignment.train_dpo` (``hp["dpo"]``, overridden by ``dpo``).
+    Returns ``(new_policy, pairs, history)``."""
+    import copy
+
+    from . import alignment
+
+    pairs = voice_pairs(policy, speakers, words, prompts=int(hp["pair_prompts"]), samples=int(hp["pair_samples"]),
+                        min_gap=float(hp["pair_min_gap"]), seed=seed, max_new=int(hp["max_new"]), judge=judge)
+    alignment.reference_logprobs(policy, vocabulary(), pairs)
+    new = copy.deepcopy(policy)
+    history = alignment.train_dpo(new, vocabulary(), pairs, seed=seed, **{**hp["dpo"], **dpo})
+    return new, pairs, history
+
+
+def win_rate(scores_a: Sequence[float], scores_b: Sequence[float]) -> float:
+    """Share of pairs ``(a_i, b_i)`` where ``a`` scores higher, a tie counting one half."""
+    a, b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"need two equally long, non-empty score lists, not {a.shape} and {b.shape}")
+    return float(np.mean((a > b) + 0.5 * (a == b)))
+
+
+__all__ = ["ABSTAIN", "ALPHABET", "Example", "InstructionData", "NoteVerdict", "PROMPTS", "TASKS", "TWEET_LABELS",
+           "VoiceVerdict", "build", "dictionary", "dpo_round", "fact_sentences", "figures", "fine_tuned", "judge_note",
+           "judge_voice", "known_share", "note_examples", "on_format", "perturb", "prefer", "pretrained_base",
+           "pretraining_text", "sample_lines", "speaker_lines", "tweet_examples", "vocabulary", "voice_examples",
+           "voice_pairs", "voice_prompt", "win_rate"]
