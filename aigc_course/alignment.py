@@ -269,10 +269,10 @@ def replies(model: nn.Module, vocab: Any, prompts: Sequence[str], *, temperature
             seed: int = 0, batch_size: int = 64, stop: str = "\n") -> list[str]:
     """The model's reply to every prompt: sampled at ``temperature`` (0: greedy) until ``stop`` or ``max_new``
     characters (the stop character is kept, so a reply that never stopped can be told apart). Prompts of equal
-    length are decoded together with a KV cache; the result does not depend on ``batch_size`` when greedy."""
+    length are decoded together (:func:`~aigc_course.models.lm.generate` with a KV cache); the result does not
+    depend on ``batch_size`` when greedy."""
     from .models import lm
 
-    model.eval()
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     stop_id = int(vocab.encode(stop)[0])
@@ -284,20 +284,10 @@ def replies(model: nn.Module, vocab: Any, prompts: Sequence[str], *, temperature
         rows = by_length[length]
         for k in range(0, len(rows), batch_size):
             chunk = rows[k: k + batch_size]
-            idx = torch.stack([vocab.encode(prompts[i]) for i in chunk]).to(device)
-            logits, cache = model.prefill(idx)
-            new, done = [], torch.zeros(len(chunk), dtype=torch.bool, device=device)
-            for _ in range(max_new):
-                nxt = lm.sample_next(logits, temperature, generator=gen)  # (B, 1)
-                new.append(nxt)
-                done |= nxt[:, 0] == stop_id
-                if bool(done.all()):
-                    break
-                idx = torch.cat([idx, nxt], dim=1)
-                logits, cache = model.extend(idx, cache)
-            ids = torch.cat(new, dim=1).cpu()
+            idx = torch.stack([vocab.encode(prompts[i]) for i in chunk])
+            new = lm.generate(model, idx, max_new, temperature, generator=gen, stop=stop_id)[:, length:].cpu()
             for b, i in enumerate(chunk):
-                text = vocab.decode(ids[b].tolist())
+                text = vocab.decode(new[b].tolist())
                 out[i] = text[: text.index(stop) + 1] if stop in text else text
     return out
 

@@ -910,7 +910,8 @@ def generated_reply(model: torch.nn.Module, vocab: Any, question: str, max_chars
         raise ValueError(f"the prompt has {len(idx)} characters, the context only {block}")
     gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     with torch.no_grad():
-        ids = lm.generate(model, idx, min(max_chars, block - len(idx)), temperature, generator=gen)
+        ids = lm.generate(model, idx, min(max_chars, block - len(idx)), temperature, generator=gen,
+                          stop=vocab.stoi["\n"])
     text = vocab.decode(ids[len(idx):].tolist())
     return text.split("\n")[0].strip()
 

@@ -1126,7 +1126,7 @@ register(
             "speakers": ("ROMEO", "JULIET", "GLOUCESTER", "MENENIUS", "CORIOLANUS", "LEONTES", "ISABELLA", "LUCIO"),
             "dpo_speakers": ("ROMEO", "JULIET", "GLOUCESTER", "MENENIUS"),  # the pairs come from these prompts only
             "n_tweet": 200, "n_voice": 160, "n_tweet_heldout": 90, "n_voice_heldout": 40, "voice_train_share": 0.85,
-            "note_copies": 3, "note_copies_heldout": 1, "unanswerable": 0.0, "unanswerable_heldout": 0.0,
+            "note_copies": 3, "note_copies_heldout": 1,
             "gpt": {"n_layer": 2, "n_head": 4, "n_embd": 128, "block_size": 352, "dropout": 0.0, "positions": "rope"},
             "pretrain": {"batch_size": 16, "block_size": 256, "lr": 4e-3, "min_lr_frac": 0.1, "warmup": 50,
                          "max_steps": 1_000_000, "seconds": 40.0, "weight_decay": 0.1, "grad_clip": 1.0,

@@ -3,21 +3,21 @@
 Three tasks, each an :class:`Example` (``prompt``, ``response``; the response ends with a newline, which is where
 generation stops):
 
-- ``note`` — *answer the bookshop question from the note*. The note holds two sentences of the chapter-11
-  knowledge base whose figures (prices, days, percentages, …) have been **changed** (:func:`perturb`): the shop's
-  prices moved since the model read its old FAQ during pretraining. The reference reply is the note's sentence
-  that answers the question. An answer from memory states an out-of-date figure; the judge catches it.
+- ``note`` — *answer the bookshop question from the note*. The note is a sentence of the chapter-11 knowledge base
+  whose figures (prices, days, percentages, …) have been **changed** (:func:`perturb`): the shop's prices moved
+  since the model read its old FAQ during pretraining. The reference reply is the note's sentence. An answer from
+  memory states an out-of-date figure; :func:`judge_note` catches it.
 - ``tweet`` — *classify a financial tweet* as positive, negative or neutral (chapter 09's data; the label is the
   reference).
 - ``voice`` — *write a line in the voice of a Shakespeare speaker* (a real line of that speaker is the reference).
 
-The train side uses the knowledge base's train paraphrases, the tweets' train split and the first 90 % of Tiny
-Shakespeare; the held-out side uses the test paraphrases, the tweets' validation split and the last 10 %, with
-fresh figures in every note (:func:`build`).
+The train side uses the knowledge base's train paraphrases, the tweets' train split and 85 % of the speakers' lines
+in Tiny Shakespeare's train part; the held-out side uses the test paraphrases, the tweets' validation split and the
+other lines, with fresh figures in every note (:func:`build`).
 
-:func:`judge_note` is the program that verifies a ``note`` reply: every figure it states must be in the note
-(**grounded**), and the answer's figures must all be there (**complete**); a figure of the *other* sentence is a
-wrong answer. Its score is what the preference pairs and the win rate of chapter 16 are built on.
+Two programs judge replies: :func:`judge_note` (every figure must be the note's: **grounded** and **correct**) and
+:func:`judge_voice` (known words, no stutter, the form of one line), whose score ranks the preference pairs and
+decides the win rates of chapter 16.
 """
 
 from __future__ import annotations
@@ -112,85 +112,49 @@ def perturb(sentence: str, rng: np.random.Generator) -> str:
     return _NUMBER.sub(new, sentence)
 
 
-def figures(text: str) -> list[str]:
-    """The checkable figures of ``text`` (chapter 11's :func:`~aigc_course.assistant.facts`: prices, numbers,
-    percentages, clock times, order numbers), in order."""
-    return A.facts(text)
-
-
-ABSTAIN = "The note does not say."
-"""The reply to a note that does not answer the question: say so instead of answering from memory."""
-
-
 def note_examples(kb: A.KnowledgeBase, split: str, rng: np.random.Generator, copies: int = 1,
-                  unanswerable: float = 0.0, max_chars: int = 80, max_question: int = 64) -> list[Example]:
+                  max_chars: int = 80, max_question: int = 64) -> list[Example]:
     """``copies`` ``note`` examples per paraphrase (``split`` "train" or "test") of every intent with a fact
-    sentence. The note is that sentence with freshly changed figures (the reference reply), or, with probability
-    ``unanswerable``, another intent's sentence: then the reference reply is :data:`ABSTAIN`."""
+    sentence: the note is that sentence with freshly changed figures, and it is also the reference reply."""
     sentences = fact_sentences(kb, max_chars)
-    names = sorted(sentences)
     out = []
-    for name in names:
+    for name in sorted(sentences):
         for q in [q for q in getattr(kb.intent(name), split) for _ in range(copies)]:
             if "{" in q or len(q) > max_question or not set(q) <= set(ALPHABET):
                 continue
-            answerable = rng.random() >= unanswerable
-            other = names[(names.index(name) + 1 + int(rng.integers(len(names) - 1))) % len(names)]
-            note = perturb(sentences[name if answerable else other], rng)
-            out.append(Example("note", PROMPTS["note"].format(note=note, question=q),
-                               (note if answerable else ABSTAIN) + "\n",
-                               {"note": note, "answerable": answerable, "intent": name,
-                                "original": sentences[name]}))
+            note = perturb(sentences[name], rng)
+            out.append(Example("note", PROMPTS["note"].format(note=note, question=q), note + "\n",
+                               {"note": note, "intent": name, "original": sentences[name]}))
     return out
 
 
 @dataclass
 class NoteVerdict:
-    """What :func:`judge_note` found in a reply: the figures it states, those not in the note (``unsupported``:
-    invented or remembered), the answer's figures it left out (``missing``), whether it abstained (said
-    :data:`ABSTAIN`), and the ``score``: 1 for the right reply, 0 for abstaining on a note that does answer, −1 for
-    anything else."""
+    """What :func:`judge_note` found in a reply: the figures it states (chapter 11's
+    :func:`~aigc_course.assistant.facts`), those not in the note (``unsupported``: invented or remembered) and the
+    note's figures it left out (``missing``)."""
 
     figures: list[str]
     unsupported: list[str]
     missing: list[str]
-    abstained: bool
-    score: int
 
     @property
     def grounded(self) -> bool:
-        """States no figure the note lacks (abstaining is grounded: a reply that says nothing invents nothing)."""
+        """States no figure the note lacks."""
         return not self.unsupported
 
     @property
     def correct(self) -> bool:
-        return self.score == 1
+        """Grounded, and states every figure of the note."""
+        return not self.unsupported and not self.missing
 
 
 def judge_note(reply: str, example: Example) -> NoteVerdict:
-    """Check a ``note`` reply against its note, in the order *right > "the note does not say" > wrong*:
-
-    - the note answers the question: 1 if the reply states every figure of the note and no other, 0 if it abstains,
-      −1 otherwise (a figure invented or remembered from the old FAQ, or one left out);
-    - it does not: 1 if the reply abstains, −1 otherwise (any answer is made up).
-
-    Abstaining means the reply is :data:`ABSTAIN` (surrounding spaces and the final newline aside)."""
-    in_note = figures(example.meta["note"])
-    got = figures(reply)
-    unsupported = [f for f in got if f not in in_note]
-    missing = [f for f in in_note if f not in got] if example.meta["answerable"] else []
-    abstained = reply.strip() == ABSTAIN
-    if not example.meta["answerable"]:
-        score = 1 if abstained else -1
-    else:
-        score = 0 if abstained else 1 if not unsupported and not missing else -1
-    return NoteVerdict(got, unsupported, missing, abstained, score)
-
-
-def prefer(reply_a: str, reply_b: str, example: Example) -> float:
-    """The judge's pairwise verdict: 1 if ``reply_a`` scores higher, 0 if lower, 0.5 on a tie."""
-    a, b = judge_note(reply_a, example).score, judge_note(reply_b, example).score
-    return 1.0 if a > b else 0.0 if a < b else 0.5
+    """Check a ``note`` reply against its note: every figure it states must be the note's, and every figure of the
+    note must be stated."""
+    in_note = A.facts(example.meta["note"])
+    got = A.facts(reply)
+    return NoteVerdict(got, [f for f in got if f not in in_note], [f for f in in_note if f not in got])
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,9 +212,9 @@ def dictionary(text: str, min_count: int = 3) -> frozenset[str]:
 @dataclass
 class VoiceVerdict:
     """What :func:`judge_voice` found in a line: its words, those not in the dictionary (``unknown``), the
-    ``repeats`` (a word right after itself, or a word used a third time), whether it has the form (``on_format``:
-    one line of ``min_words``–14 words ending in punctuation), and the ``score`` = share of known words − 0.25 ×
-    repeats − 0.5 if off-format (at most 1)."""
+    ``repeats`` (a word right after itself, or a word used a third time), whether it has the form of a line
+    (``on_format``, :func:`line_form`), and the ``score`` = share of known words − 0.25 × repeats − 0.5 if
+    off-format (at most 1)."""
 
     words: list[str]
     unknown: list[str]
@@ -259,23 +223,11 @@ class VoiceVerdict:
     score: float
 
 
-def judge_voice(reply: str, words: frozenset[str], min_words: int = 3) -> VoiceVerdict:
-    """Score a ``voice`` reply with a program: real words (``words``, see :func:`dictionary`), no stutter, the
-    form of one line of ``min_words`` to 14 words. It does not judge the *voice* — which is what a policy optimised
-    against it can exploit."""
-    ws = _WORD.findall(reply)
-    low = [w.lower() for w in ws]
-    unknown = [w for w in low if w not in words]
-    seen: dict[str, int] = {}
-    repeats = 0
-    for i, w in enumerate(low):
-        seen[w] = seen.get(w, 0) + 1
-        repeats += (i > 0 and low[i - 1] == w) or seen[w] == 3
+def line_form(reply: str) -> bool:
+    """One line (generation stopped at its newline) of 3–14 words ending in punctuation."""
     line = reply.rstrip("\n")
-    fmt = (reply.endswith("\n") and "\n" not in line and min_words <= len(ws) <= 14
-           and line.rstrip()[-1:] in tuple(".,;:!?"))
-    known = 1 - len(unknown) / len(ws) if ws else 0.0
-    return VoiceVerdict(ws, unknown, repeats, fmt, float(known - 0.25 * repeats - (0 if fmt else 0.5)))
+    return (reply.endswith("\n") and "\n" not in line and 3 <= len(_WORD.findall(line)) <= 14
+            and line.rstrip()[-1:] in tuple(".,;:!?"))
 
 
 def known_share(reply: str, words: frozenset[str]) -> float:
@@ -285,15 +237,29 @@ def known_share(reply: str, words: frozenset[str]) -> float:
     return 1 - sum(w not in words for w in ws) / len(ws) if ws else 0.0
 
 
+def judge_voice(reply: str, words: frozenset[str]) -> VoiceVerdict:
+    """Score a ``voice`` reply with a program: real words (``words``, see :func:`dictionary`), no stutter, the
+    form of a line. It does not judge the *voice* — which is what a policy optimised against it can exploit."""
+    ws = _WORD.findall(reply)
+    low = [w.lower() for w in ws]
+    seen: dict[str, int] = {}
+    repeats = 0
+    for i, w in enumerate(low):
+        seen[w] = seen.get(w, 0) + 1
+        repeats += (i > 0 and low[i - 1] == w) or seen[w] == 3
+    fmt = line_form(reply)
+    score = known_share(reply, words) - 0.25 * repeats - (0 if fmt else 0.5)
+    return VoiceVerdict(ws, [w for w in low if w not in words], repeats, fmt, float(score))
+
+
 def on_format(reply: str, example: Example) -> bool:
-    """Does a reply have the task's form? tweet: exactly one of the three labels; voice: one line of 10–80
-    characters ending in punctuation; note: one sentence ending with a full stop."""
-    reply = reply.strip()
+    """Does a reply have its task's form? tweet: exactly one of the three labels (and its newline); voice:
+    :func:`line_form`."""
     if example.task == "tweet":
-        return reply in TWEET_LABELS
+        return reply.strip() in TWEET_LABELS
     if example.task == "voice":
-        return 10 <= len(reply) <= 80 and reply[-1] in ".,;:!?"
-    return reply.endswith(".") and reply.count(". ") == 0
+        return line_form(reply)
+    raise ValueError(f"on_format knows the tweet and voice tasks, not {example.task!r}: judge notes with judge_note")
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,11 +277,10 @@ def build(kb: A.KnowledgeBase, tweets_train: Any, tweets_valid: Any, shakespeare
     keep = float(hp["voice_train_share"])
     voice_train = {s: [v[i] for i in cut[s][: int(keep * len(v))]] for s, v in lines.items()}
     voice_held = {s: [v[i] for i in cut[s][int(keep * len(v)):]] for s, v in lines.items()}
-    u = float(hp["unanswerable"])
-    train = (note_examples(kb, "train", rng, int(hp["note_copies"]), u)
+    train = (note_examples(kb, "train", rng, int(hp["note_copies"]))
              + tweet_examples(tweets_train, int(hp["n_tweet"]), rng)
              + voice_examples(voice_train, int(hp["n_voice"]), rng))
-    held = (note_examples(kb, "test", rng, int(hp["note_copies_heldout"]), float(hp["unanswerable_heldout"]))
+    held = (note_examples(kb, "test", rng, int(hp["note_copies_heldout"]))
             + tweet_examples(tweets_valid, int(hp["n_tweet_heldout"]), rng)
             + voice_examples(voice_held, int(hp["n_voice_heldout"]), rng))
     return InstructionData([train[i] for i in rng.permutation(len(train))], held)
@@ -457,8 +422,54 @@ def win_rate(scores_a: Sequence[float], scores_b: Sequence[float]) -> float:
     return float(np.mean((a > b) + 0.5 * (a == b)))
 
 
-__all__ = ["ABSTAIN", "ALPHABET", "Example", "InstructionData", "NoteVerdict", "PROMPTS", "TASKS", "TWEET_LABELS",
-           "VoiceVerdict", "build", "dictionary", "dpo_round", "fact_sentences", "figures", "fine_tuned", "judge_note",
-           "judge_voice", "known_share", "note_examples", "on_format", "perturb", "prefer", "pretrained_base",
-           "pretraining_text", "sample_lines", "speaker_lines", "tweet_examples", "vocabulary", "voice_examples",
-           "voice_pairs", "voice_prompt", "win_rate"]
+# --------------------------------------------------------------------------------------------
+# Held-out reports
+# --------------------------------------------------------------------------------------------
+def task_report(model: Any, data: InstructionData, max_new: int = 100) -> dict[str, float]:
+    """Greedy replies of ``model`` to every held-out prompt, scored per task: note replies by :func:`judge_note`
+    (``correct``, ``grounded``, and how many state one of the FAQ's *old* figures the note replaced), tweets by
+    their label (accuracy, and how many replies are a label at all), lines by :func:`line_form`."""
+    from . import alignment
+
+    vocab, out = vocabulary(), {}
+    notes, tweets, lines = (data.of(t, "heldout") for t in TASKS)
+    r = alignment.replies(model, vocab, [e.prompt for e in notes], max_new=max_new)
+    verdicts = [judge_note(x, e) for x, e in zip(r, notes)]
+    out["note: correct"] = float(np.mean([v.correct for v in verdicts]))
+    out["note: grounded"] = float(np.mean([v.grounded for v in verdicts]))
+    out["note: states an old FAQ figure"] = float(np.mean([
+        bool(set(v.figures) & set(A.facts(e.meta["original"])) - set(A.facts(e.meta["note"])))
+        for v, e in zip(verdicts, notes)]))
+    r = alignment.replies(model, vocab, [e.prompt for e in tweets], max_new=max_new)
+    out["tweet: accuracy"] = float(np.mean([x == e.response for x, e in zip(r, tweets)]))
+    out["tweet: answers with a label"] = float(np.mean([on_format(x, e) for x, e in zip(r, tweets)]))
+    r = alignment.replies(model, vocab, [e.prompt for e in lines], max_new=max_new)
+    out["voice: on format"] = float(np.mean([on_format(x, e) for x, e in zip(r, lines)]))
+    return out
+
+
+def voice_eval(policy: Any, reference: Any, speakers: Sequence[str], words: frozenset[str], *, samples: int,
+               kl_samples: int, seed: int, max_new: int = 100) -> dict[str, Any]:
+    """``samples`` lines per speaker sampled from ``policy`` at temperature 1 (the same ``seed`` for every policy, so
+    two policies' lines pair one to one), their :func:`judge_voice` scores and the judge's parts averaged, and the
+    policy's KL to ``reference`` (nats per line, :func:`~aigc_course.alignment.sequence_kl`; 0 for the reference
+    itself)."""
+    from . import alignment
+
+    lines, verdicts = sample_lines(policy, speakers, samples, words, seed=seed, max_new=max_new)
+    kl = 0.0 if policy is reference else alignment.sequence_kl(
+        policy, reference, vocabulary(), [voice_prompt(s) for s in speakers], samples=kl_samples, seed=seed,
+        max_new=max_new)
+    return {"lines": lines, "scores": [v.score for v in verdicts], "kl": kl,
+            "known words": float(np.mean([1 - len(v.unknown) / max(len(v.words), 1) for v in verdicts])),
+            "repeats": float(np.mean([v.repeats for v in verdicts])),
+            "on format": float(np.mean([v.on_format for v in verdicts])),
+            "words per line": float(np.mean([len(v.words) for v in verdicts])),
+            "distinct": len(set(lines)) / len(lines)}
+
+
+__all__ = ["ALPHABET", "Example", "InstructionData", "NoteVerdict", "PROMPTS", "TASKS", "TWEET_LABELS",
+           "VoiceVerdict", "build", "dictionary", "dpo_round", "fact_sentences", "fine_tuned", "judge_note",
+           "judge_voice", "known_share", "line_form", "note_examples", "on_format", "perturb", "pretrained_base",
+           "pretraining_text", "sample_lines", "speaker_lines", "task_report", "tweet_examples", "vocabulary",
+           "voice_eval", "voice_examples", "voice_pairs", "voice_prompt", "win_rate"]

@@ -20,16 +20,15 @@ def kb() -> A.KnowledgeBase:
     return A.load_kb()
 
 
-def _note(sentence: str, answerable: bool = True) -> I.Example:
-    return I.Example("note", f"Note: {sentence}\nA: ", (sentence if answerable else I.ABSTAIN) + "\n",
-                     {"note": sentence, "answerable": answerable, "original": sentence})
+def _note(sentence: str) -> I.Example:
+    return I.Example("note", f"Note: {sentence}\nA: ", sentence + "\n", {"note": sentence, "original": sentence})
 
 
 def test_fact_sentences_have_figures_and_read_as_english(kb):
     sentences = I.fact_sentences(kb)
     assert len(sentences) >= 10
     for s in sentences.values():
-        assert I.figures(s) and not s[0].islower() and s.endswith(".") and "{" not in s and len(s) <= 80
+        assert A.facts(s) and not s[0].islower() and s.endswith(".") and "{" not in s and len(s) <= 80
 
 
 def test_perturb_changes_every_figure_and_keeps_its_kind():
@@ -37,44 +36,39 @@ def test_perturb_changes_every_figure_and_keeps_its_kind():
     s = "Standard UK delivery costs £2.99 and is free on orders over £25, 10% off for 30 days."
     for _ in range(50):
         new = I.perturb(s, rng)
-        old_f, new_f = I.figures(s), I.figures(new)
+        old_f, new_f = A.facts(s), A.facts(new)
         assert len(new_f) == len(old_f) and new_f != old_f
         assert new_f[0].startswith("£") and "." in new_f[0] and new_f[2].endswith("%")
         assert new.replace(new_f[0], "X") != s  # the text around the figures is unchanged
         assert I._NUMBER.sub("#", new) == I._NUMBER.sub("#", s)
 
 
-def test_note_examples_split_by_paraphrase_and_abstain_when_unanswerable(kb):
+def test_note_examples_split_by_paraphrase_and_answer_with_the_changed_note(kb):
     rng = np.random.default_rng(1)
-    train = I.note_examples(kb, "train", rng, copies=2, unanswerable=0.3)
+    train = I.note_examples(kb, "train", rng, copies=2)
     test = I.note_examples(kb, "test", rng, copies=1)
     q = lambda e: e.prompt.split("Q: ")[1]  # noqa: E731
     assert not {q(e) for e in train} & {q(e) for e in test}
-    assert all(e.meta["answerable"] for e in test)
-    unanswerable = [e for e in train if not e.meta["answerable"]]
-    assert 0.15 < len(unanswerable) / len(train) < 0.45
-    assert all(e.response == I.ABSTAIN + "\n" for e in unanswerable)
-    answerable = [e for e in train if e.meta["answerable"]]
-    assert all(e.response == e.meta["note"] + "\n" and e.meta["note"] in e.prompt for e in answerable)
-    assert sum(I.figures(e.meta["note"]) != I.figures(e.meta["original"]) for e in answerable) == len(answerable)
+    assert len(train) > 2 * len(test) > 0
+    assert all(e.response == e.meta["note"] + "\n" and e.meta["note"] in e.prompt for e in train + test)
+    assert all(A.facts(e.meta["note"]) != A.facts(e.meta["original"]) for e in train + test)
 
 
-def test_the_note_judge_ranks_right_over_abstaining_over_wrong():
+def test_the_note_judge_wants_every_figure_of_the_note_and_no_other():
     e = _note("Delivery costs £3.49 and takes 4 days.")
-    assert I.judge_note("Delivery costs £3.49 and takes 4 days.\n", e).score == 1
-    assert I.judge_note(I.ABSTAIN + "\n", e).score == 0
+    right = I.judge_note("Delivery costs £3.49 and takes 4 days.\n", e)
+    assert right.correct and right.grounded and right.figures == ["£3.49", "4"]
     wrong = I.judge_note("Delivery costs £2.99 and takes 4 days.", e)  # the old figure, from memory
-    assert wrong.score == -1 and wrong.unsupported == ["£2.99"] and wrong.missing == ["£3.49"] and not wrong.grounded
+    assert not wrong.correct and not wrong.grounded and wrong.unsupported == ["£2.99"] and wrong.missing == ["£3.49"]
     partial = I.judge_note("Delivery takes 4 days.", e)
-    assert partial.score == -1 and partial.grounded and partial.missing == ["£3.49"]
-    off = _note("Delivery costs £3.49.", answerable=False)
-    assert I.judge_note(I.ABSTAIN, off).score == 1 and I.judge_note("Delivery costs £3.49.", off).score == -1
-    assert I.prefer("Delivery costs £3.49 and takes 4 days.", I.ABSTAIN, e) == 1.0
-    assert I.prefer(I.ABSTAIN, I.ABSTAIN, e) == 0.5
+    assert not partial.correct and partial.grounded and partial.missing == ["£3.49"]
+    silent = I.judge_note("We deliver.", e)  # states nothing false, and nothing asked for
+    assert silent.grounded and not silent.correct
 
 
 def test_the_voice_judge_counts_unknown_words_repeats_and_form():
     words = I.dictionary("the king is dead long live the king the king is here here here", min_count=2)
+    assert I.known_share("The kong is here here", words) == pytest.approx(0.8)  # the lenient judge: words only
     assert words == frozenset({"the", "king", "is", "here"})
     good = I.judge_voice("The king is here.\n", words)
     assert good.score == 1.0 and good.on_format and good.repeats == 0 and good.unknown == []
@@ -98,8 +92,7 @@ def test_build_gives_all_three_tasks_on_both_sides(kb):
                                                       "so flat"], "label": [1, 0, 2, 1, 0, 2]})
     text = "\n\n".join(f"ROMEO:\nMy line number {k} is here.\n\nJULIET:\nAnd mine is number {k}." for k in range(20))
     hp = {"seed": 0, "speakers": ("ROMEO", "JULIET"), "n_tweet": 6, "n_voice": 4, "n_tweet_heldout": 3,
-          "n_voice_heldout": 2, "voice_train_share": 0.8, "note_copies": 1, "note_copies_heldout": 1,
-          "unanswerable": 0.0, "unanswerable_heldout": 0.0}
+          "n_voice_heldout": 2, "voice_train_share": 0.8, "note_copies": 1, "note_copies_heldout": 1}
     data = I.build(kb, tweets, tweets, (text, text), hp)
     for task in I.TASKS:
         assert data.of(task) and data.of(task, "heldout")
@@ -157,3 +150,23 @@ def test_voice_pairs_rank_the_models_own_lines(tiny):
     for p, c, r in zip(pairs.prompts, pairs.chosen, pairs.rejected):
         assert p in (I.voice_prompt("ROMEO"), I.voice_prompt("JULIET"))
         assert I.judge_voice(c, words).score > I.judge_voice(r, words).score
+
+
+def test_generate_with_a_stop_id_ends_early_and_agrees_with_the_full_run():
+    torch.manual_seed(3)
+    model = lm.GPT(lm.GPTConfig(7, 32, n_layer=1, n_head=2, n_embd=16))
+    idx = torch.randint(0, 7, (5, 4))
+    full = lm.generate(model, idx, 20, temperature=0)
+    stopped = lm.generate(model, idx, 20, temperature=0, stop=2)
+    assert stopped.shape[1] <= full.shape[1] and torch.equal(stopped, full[:, : stopped.shape[1]])
+    new = stopped[:, 4:]
+    assert ((new == 2).any(1)).all() or stopped.shape[1] == full.shape[1]  # all rows stopped, or none early
+
+
+def test_on_format_knows_labels_and_lines_only():
+    tweet = I.Example("tweet", "x", "neutral\n")
+    assert I.on_format("neutral\n", tweet) and not I.on_format("neutral or not\n", tweet)
+    voice = I.Example("voice", "x", "A line.\n")
+    assert I.on_format("Now is the winter.\n", voice) and not I.on_format("Now is the winter.", voice)
+    with pytest.raises(ValueError, match="judge_note"):
+        I.on_format("x", _note("It costs £3.49."))

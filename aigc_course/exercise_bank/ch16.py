@@ -202,8 +202,7 @@ def test_context() -> dict[str, object]:
     examples = []
     for k in range(12):
         s = f"It costs £{k + 2}.99."
-        examples.append(I.Example("note", f"Note: {s}\nA: ", s + "\n", {"note": s, "answerable": True,
-                                                                          "original": s}))
+        examples.append(I.Example("note", f"Note: {s}\nA: ", s + "\n", {"note": s, "original": s}))
     AL.train_sft(model, vocab, [e.prompt for e in examples], [e.response for e in examples], steps=120,
                  batch_size=12, lr=1e-2, seed=0, log_every=150)
     return {"model": model.eval(), "vocab": vocab, "examples": examples, "n": 3, "seed": 0}

@@ -449,9 +449,12 @@ def generate(
     top_p: float | None = None,
     use_cache: bool = True,
     generator: torch.Generator | None = None,
+    stop: int | None = None,
 ) -> torch.Tensor:
     """Continue the prompt ``idx`` (``(T,)`` or ``(B, T)`` ids) by ``max_new_tokens`` sampled tokens;
-    returns the prompt plus the new tokens, same number of dimensions as ``idx``.
+    returns the prompt plus the new tokens, same number of dimensions as ``idx``. With a ``stop`` id, generation
+    ends early once every row has produced it (rows that stopped first go on sampling until then: cut them at
+    their first ``stop``).
 
     Works for any model with ``prefill(idx, use_cache)`` and ``extend(idx, state)`` (both models above).
     """
@@ -463,10 +466,16 @@ def generate(
     model.eval()
     idx = idx.to(next(model.parameters()).device)
     logits, state = model.prefill(idx, use_cache)
-    for _ in range(max_new_tokens):
+    done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+    for step in range(max_new_tokens):
         nxt = sample_next(logits, temperature, top_k, top_p, generator)
         idx = torch.cat([idx, nxt.to(idx.device)], dim=1)
-        logits, state = model.extend(idx, state)
+        if stop is not None:
+            done |= idx[:, -1] == stop
+            if bool(done.all()):
+                break
+        if step + 1 < max_new_tokens:  # the logits after the last token are never used
+            logits, state = model.extend(idx, state)
     model.train(was_training)
     return idx[0] if squeeze else idx
 
