@@ -208,27 +208,20 @@ def reference_logprobs(reference: nn.Module, vocab: Any, pairs: Pairs, batch_siz
 
 
 def train_dpo(policy: nn.Module, vocab: Any, pairs: Pairs, *, beta: float, steps: int, batch_size: int, lr: float,
-              warmup: int = 10, grad_clip: float = 1.0, seed: int = 0, log_every: int = 10,
-              optimizer: torch.optim.Optimizer | None = None,
-              history: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+              warmup: int = 10, grad_clip: float = 1.0, seed: int = 0, log_every: int = 10) -> dict[str, list[float]]:
     """DPO: ``steps`` AdamW steps on random batches of ``pairs`` (their reference log-probabilities already
     filled in) minimising :func:`dpo_loss` with ``beta``, after a linear warm-up of ``warmup`` steps. History every
     ``log_every`` steps: ``step``, ``seconds``, ``loss``, ``accuracy`` (chosen reward > rejected), ``margin``,
-    ``chosen_reward`` and ``rejected_reward`` (means). To continue a run, pass its ``optimizer`` and ``history``
-    back in (and ``warmup=0``): the steps and the history carry on."""
+    ``chosen_reward`` and ``rejected_reward`` (means)."""
     from .models import lm
 
     if pairs.ref_chosen is None or pairs.ref_rejected is None:
         raise ValueError("the pairs have no reference log-probabilities: call reference_logprobs(reference, vocab, "
                          "pairs) first")
     device = next(policy.parameters()).device
-    opt = optimizer if optimizer is not None else lm.make_optimizer(policy, lr, 0.0)
-    history = history if history is not None else {}
-    chunk = len(history.get("step", []))
-    done = int(history["step"][-1]) if history.get("step") else 0
-    steps += done
-    step = done
-    elapsed = history["seconds"][-1] if history.get("seconds") else 0.0
+    opt = lm.make_optimizer(policy, lr, 0.0)
+    history: dict[str, list[float]] = {}
+    chunk, step, elapsed = 0, 0, 0.0
     policy.train()
     while step < steps:
         rng = np.random.default_rng([seed, chunk])
@@ -242,7 +235,7 @@ def train_dpo(policy: nn.Module, vocab: Any, pairs: Pairs, *, beta: float, steps
             out = dpo_loss(logp[:batch_size], logp[batch_size:], pairs.ref_chosen[rows].to(device),
                            pairs.ref_rejected[rows].to(device), beta)
             for group in opt.param_groups:
-                group["lr"] = lr * min(1.0, (step - done + 1) / warmup) if warmup else lr
+                group["lr"] = lr * min(1.0, (step + 1) / warmup) if warmup else lr
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)
