@@ -110,12 +110,16 @@ class Batch:
 
 
 def encode_pairs(vocab: Any, prompts: Sequence[str], responses: Sequence[str], pad: int = 0) -> Batch:
-    """Encode ``prompt + response`` texts with a character ``vocab`` and pad them (with ``pad``) to the longest."""
-    ids = [vocab.encode(p + r) for p, r in zip(prompts, responses)]
+    """Encode ``prompt + response`` texts with ``vocab`` (a character vocabulary or a
+    :class:`~aigc_course.bpe.TokenVocab`) and pad them (with ``pad``) to the longest. Prompt and response are encoded
+    separately, as :func:`replies` encodes a prompt, so a subword token never straddles the boundary."""
+    heads = [vocab.encode(p) for p in prompts]
+    ids = [torch.cat([torch.as_tensor(h, dtype=torch.long), torch.as_tensor(vocab.encode(r), dtype=torch.long)])
+           for h, r in zip(heads, responses)]
     seqs = torch.full((len(ids), max(len(x) for x in ids)), pad, dtype=torch.long)
     for b, x in enumerate(ids):
         seqs[b, : len(x)] = x
-    return Batch(seqs, torch.tensor([len(p) for p in prompts]), torch.tensor([len(x) for x in ids]))
+    return Batch(seqs, torch.tensor([len(h) for h in heads]), torch.tensor([len(x) for x in ids]))
 
 
 def batch_logprobs(model: nn.Module, batch: Batch, device: torch.device | None = None) -> torch.Tensor:
@@ -261,23 +265,27 @@ def train_dpo(policy: nn.Module, vocab: Any, pairs: Pairs, *, beta: float, steps
 def replies(model: nn.Module, vocab: Any, prompts: Sequence[str], *, temperature: float = 0.0, max_new: int = 100,
             seed: int = 0, batch_size: int = 64, stop: str = "\n") -> list[str]:
     """The model's reply to every prompt: sampled at ``temperature`` (0: greedy) until ``stop`` or ``max_new``
-    characters (the stop character is kept, so a reply that never stopped can be told apart). Prompts of equal
-    length are decoded together (:func:`~aigc_course.models.lm.generate` with a KV cache); the result does not
+    tokens (the stop string is kept, so a reply that never stopped can be told apart). Prompts of equal
+    token length are decoded together (:func:`~aigc_course.models.lm.generate` with a KV cache); the result does not
     depend on ``batch_size`` when greedy."""
     from .models import lm
 
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
-    stop_id = int(vocab.encode(stop)[0])
+    stop_ids = vocab.encode(stop)
+    if len(stop_ids) != 1:
+        raise ValueError(f"the stop string {stop!r} is {len(stop_ids)} tokens of this vocabulary; it must be one")
+    stop_id = int(stop_ids[0])
     out: list[str] = [""] * len(prompts)
+    encoded = [torch.as_tensor(vocab.encode(p), dtype=torch.long) for p in prompts]
     by_length: dict[int, list[int]] = {}
-    for i, p in enumerate(prompts):
-        by_length.setdefault(len(p), []).append(i)
+    for i, ids in enumerate(encoded):
+        by_length.setdefault(len(ids), []).append(i)
     for length in sorted(by_length):
         rows = by_length[length]
         for k in range(0, len(rows), batch_size):
             chunk = rows[k: k + batch_size]
-            idx = torch.stack([vocab.encode(prompts[i]) for i in chunk])
+            idx = torch.stack([encoded[i] for i in chunk])
             new = lm.generate(model, idx, max_new, temperature, generator=gen, stop=stop_id)[:, length:].cpu()
             for b, i in enumerate(chunk):
                 text = vocab.decode(new[b].tolist())

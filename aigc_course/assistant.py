@@ -16,9 +16,9 @@ The pipeline, top to bottom:
    and its margin over the runner-up, fitted on out-of-fold train scores and calibration out-of-scope
    questions. Below a threshold the assistant **hands over to a human**.
 6. **Answers** (:class:`Assistant`, :class:`Conversation`): the intent's template with its slots filled.
-7. **Generated replies** (:func:`train_dialogue_gpt`, :func:`generated_reply`): chapter 08's GPT trained from
-   scratch on whole KB dialogues (its context covers question and reply), for comparison;
-   :class:`ReplyChecker` / :func:`unsupported_facts` flag the facts it states that the KB does not support.
+7. **Checking replies** (:class:`ReplyChecker`, :func:`unsupported_facts`): the facts a reply states that neither
+   the question nor the right answer supports. The generated replies it checks, ungrounded and grounded in the
+   retrieved passage, live in :mod:`aigc_course.grounding`.
 
 Shapes: ``N`` questions, ``M`` train paraphrases, ``K`` intents, ``D`` vector width.
 """
@@ -38,8 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.nn import functional as F
 
 SLOT_NAMES: tuple[str, ...] = ("order_id", "date")
 
@@ -754,7 +752,7 @@ def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int 
 
 
 # --------------------------------------------------------------------------------------------
-# Generated replies: the mini-GPT fine-tuned with LoRA on KB dialogues
+# The reference reply
 # --------------------------------------------------------------------------------------------
 def reference_reply(kb: KnowledgeBase, question: str, intent: str) -> str:
     """What the templated assistant says to ``question`` when it matches ``intent``: the answer filled with the
@@ -766,154 +764,11 @@ def reference_reply(kb: KnowledgeBase, question: str, intent: str) -> str:
     return kb.slot_prompts[missing[0]] if missing else fill_template(spec.answer, slots)
 
 
-def dialogue_lines(kb: KnowledgeBase, repeats: int, seed: int = 0) -> list[str]:
-    """``"Q: question\nA: reply\n"`` for every train paraphrase, ``repeats`` times with fresh slot values;
-    the reply is :func:`reference_reply` (slots only from the question: a question without an order number
-    is answered by asking for it, never with an invented one)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(repeats):
-        for intent in kb.intents:
-            for q in intent.train:
-                question = q.format_map(example_values(rng, kb.today))
-                out.append(f"Q: {question}\nA: {reference_reply(kb, question, intent.name)}\n")
-    return out
-
-
-def dialogue_batch(lines: Sequence[str], vocab: Any, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs and targets ``(B, T)`` for the dialogues ``lines[rows]``, each starting at position 0 and padded
-    with newlines; targets are ``-100`` (ignored by the loss) except for the reply and its final newline, so
-    the model learns to *answer* a question, not to write questions."""
-    ids = [vocab.encode(lines[r]) for r in rows]
-    T = max(len(x) for x in ids) - 1
-    pad = vocab.stoi["\n"]
-    x = torch.full((len(ids), T), pad, dtype=torch.long)
-    y = torch.full((len(ids), T), -100, dtype=torch.long)
-    for b, (r, seq) in enumerate(zip(rows, ids)):
-        start = lines[r].index("\nA: ") + len("\nA: ")  # first reply character
-        x[b, : len(seq) - 1] = seq[:-1]
-        y[b, start - 1: len(seq) - 1] = seq[start:]
-    return x, y
-
-
-def train_dialogue_gpt(kb: KnowledgeBase, hp: Mapping[str, Any], *, progress: bool = True,
-                       device: torch.device | None = None) -> Any:
-    """A character GPT (chapter 08's :class:`~aigc_course.models.lm.GPT`, sizes ``hp["dialogue_gpt"]``) trained
-    from scratch on whole KB dialogues (:func:`dialogue_lines`, reply characters only, see
-    :func:`dialogue_batch`) for ``hp["dialogue_train"]["max_steps"]`` steps (or ``seconds``, if set). Its
-    ``block_size`` must cover the longest dialogue, so every reply character sees the whole question.
-    Cached by :func:`~aigc_course.training.load_or_train`. Returns ``(trained, vocab)``."""
-    from . import config, training
-    from .models import lm
-
-    lines = dialogue_lines(kb, int(hp["dialogue_repeats"]), int(hp.get("seed", 0)))
-    vocab = lm.CharVocab.from_text("".join(lines) + "".join(i.answer for i in kb.intents) + kb.handover)
-    sizes, th = dict(hp["dialogue_gpt"]), dict(hp["dialogue_train"])
-    longest = max(len(line) for line in lines)
-    if longest > sizes["block_size"]:
-        raise ValueError(f"the longest dialogue has {longest} characters but block_size is {sizes['block_size']}: "
-                         "the reply would not see the whole question")
-    n_val = max(1, len(lines) // 20)
-    order = np.random.default_rng(int(th["seed"])).permutation(len(lines))
-    val_rows, train_rows = order[:n_val], order[n_val:]
-    device = device or config.resolve_device()
-    key = {**sizes, **th, "vocab": "".join(vocab.chars), "n_lines": len(lines), "repeats": hp["dialogue_repeats"],
-           "lines_hash": hash_text("".join(lines))}
-
-    def build(_: Any) -> torch.nn.Module:
-        torch.manual_seed(int(th["seed"]))
-        return lm.GPT(lm.GPTConfig(vocab_size=len(vocab), **sizes))
-
-    def val_loss(model: torch.nn.Module) -> float:
-        model.eval()
-        total, count = 0.0, 0
-        with torch.no_grad():
-            for i in range(0, len(val_rows), 64):
-                x, y = dialogue_batch(lines, vocab, val_rows[i: i + 64])
-                logits = model(x.to(device))
-                total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
-                                               ignore_index=-100, reduction="sum"))
-                count += int((y != -100).sum())
-        model.train()
-        return total / count
-
-    def train(model: torch.nn.Module, session: Any) -> dict[str, Any]:
-        opt = lm.make_optimizer(model, th["lr"], th["weight_decay"])
-        chunk = session.restore(opt)
-        step = int(session.history["step"][-1]) if session.history.get("step") else 0
-        elapsed = float(session.history["seconds"][-1]) if session.history.get("seconds") else 0.0
-        rng = np.random.default_rng([int(th["seed"]), chunk])
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=th["max_steps"], desc="dialogue GPT")
-        budget = th["seconds"] or math.inf  # seconds=None: stop at max_steps only (the same model on any machine)
-        model.train()
-        while step < th["max_steps"] and elapsed < budget:
-            t0, losses = time.perf_counter(), []
-            for _ in range(th["eval_every"]):
-                if step >= th["max_steps"] or elapsed + time.perf_counter() - t0 >= budget:
-                    break
-                frac = min(max((elapsed + time.perf_counter() - t0) / budget, step / th["max_steps"]), 1.0)
-                lr = th["lr"] * min(1.0, (step + 1) / th["warmup"]) * (
-                    th["min_lr_frac"] + (1 - th["min_lr_frac"]) * 0.5 * (1 + math.cos(math.pi * frac)))
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                x, y = dialogue_batch(lines, vocab, rng.choice(train_rows, th["batch_size"]))
-                logits = model(x.to(device))
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
-                                       ignore_index=-100)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), th["grad_clip"])
-                opt.step()
-                losses.append(loss.item())
-                step += 1
-            elapsed += time.perf_counter() - t0
-            session.log(step=step, seconds=elapsed, train_loss=float(np.mean(losses)) if losses else float("nan"),
-                        val_loss=val_loss(model))
-            chunk += 1
-            session.save(chunk, opt)
-            if bar is not None:
-                bar.n = step
-                bar.refresh()
-        if bar is not None:
-            bar.close()
-        return {"val_loss": val_loss(model), "params": sum(p.numel() for p in model.parameters()),
-                "train_seconds": elapsed, "steps": step, "longest_dialogue": longest}
-
-    trained = training.load_or_train("11_dialogue_gpt", key, build, train, device=device)
-    trained.model.eval()
-    return trained, vocab
-
-
 def hash_text(text: str) -> str:
     """A short, stable fingerprint of ``text`` (for checkpoint keys)."""
     import hashlib
 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def generated_reply(model: torch.nn.Module, vocab: Any, question: str, max_chars: int = 200,
-                    temperature: float = 0.5, seed: int = 0) -> str:
-    """The model's continuation of ``"Q: {question}\nA: "`` up to the first newline. Characters outside
-    ``vocab`` in the question are dropped (the model cannot read them); ``temperature=0`` decodes greedily. The
-    prompt and reply must fit the model's context: an over-long prompt raises instead of being cut (the reply
-    must see the question)."""
-    from .models import lm
-
-    prompt = "Q: " + "".join(c for c in question if c in vocab.stoi) + "\nA: "
-    idx = vocab.encode(prompt)
-    block = model.cfg.block_size
-    if len(idx) >= block:
-        raise ValueError(f"the prompt has {len(idx)} characters, the context only {block}")
-    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    with torch.no_grad():
-        ids = lm.generate(model, idx, min(max_chars, block - len(idx)), temperature, generator=gen,
-                          stop=vocab.stoi["\n"])
-    text = vocab.decode(ids[len(idx):].tolist())
-    return text.split("\n")[0].strip()
 
 
 # --------------------------------------------------------------------------------------------

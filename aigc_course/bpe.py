@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import regex
+import torch
 
 SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 """The GPT-2 pre-tokenisation pattern (Radford et al. 2019), which ``tokenizers``' ``ByteLevel`` also uses."""
@@ -234,5 +235,23 @@ def chars_per_token(bpe: ByteBPE, text: str) -> float:
     return len(text) / max(1, len(bpe.encode(text)))
 
 
-__all__ = ["BYTE_SYMBOL", "SPLIT_PATTERN", "ByteBPE", "base_vocab", "byte_symbols", "chars_per_token",
+class TokenVocab:
+    """A :class:`ByteBPE` with the interface of a character vocabulary (``encode`` returns a ``(T,)`` long tensor,
+    ``decode`` takes ids, ``len`` is the number of tokens), so the language-model helpers of
+    :mod:`aigc_course.alignment` and :func:`~aigc_course.models.lm.generate` run on subword tokens unchanged."""
+
+    def __init__(self, bpe: ByteBPE):
+        self.bpe = bpe
+
+    def __len__(self) -> int:
+        return self.bpe.vocab_size
+
+    def encode(self, text: str) -> torch.Tensor:
+        return torch.tensor(self.bpe.encode(text), dtype=torch.long)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.bpe.decode(ids)
+
+
+__all__ = ["BYTE_SYMBOL", "SPLIT_PATTERN", "ByteBPE", "TokenVocab", "base_vocab", "byte_symbols", "chars_per_token",
            "from_merges", "hf_byte_level_bpe", "merge_pair", "pre_tokenize", "train"]

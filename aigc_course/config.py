@@ -932,38 +932,49 @@ register(
             "clf_c": 10.0, "word_ngrams": (1, 2), "clf_char_ngrams": (2, 5),
             "platt_l2": 1e-2, "threshold_grid": tuple(round(0.05 * i, 2) for i in range(1, 20)),
             "w2v_dim": 64, "w2v_window": 4, "w2v_epochs": 5, "w2v_min_count": 2, "w2v_repeats": 20,
-            # the generator: chapter 08's GPT trained from scratch on whole dialogues; its context covers the
-            # longest question + reply (train 323 characters, held-out up to ~390), unlike the shared char_gpt's
-            # 64 in the fast profile
-            "generate": True, "dialogue_repeats": 3,
-            "dialogue_gpt": {"n_layer": 2, "n_head": 4, "n_embd": 128, "block_size": 400, "dropout": 0.0},
-            "dialogue_train": {"batch_size": 16, "lr": 3e-3, "min_lr_frac": 0.1, "warmup": 20, "max_steps": 600,
-                               "seconds": None, "weight_decay": 0.01, "grad_clip": 1.0, "eval_every": 100, "seed": 0},
-            "gen_questions": 48, "gen_max_chars": 200, "gen_temperature": 0.0,  # 0: greedy, the most likely reply
+            # the generator (grounding.py): chapter 08's GPT with RoPE on chapter 07's byte-level BPE (512 tokens,
+            # ~2.3 characters per token on these rows), trained from scratch on ungrounded and grounded rows, half
+            # each; a character model of the same size needed 600 steps for the ungrounded rows alone and did not
+            # learn to use a passage in 300 steps of both (2026-12-04 spike)
+            "generate": True, "dialogue_repeats": 3, "changed_passage_share": 0.5, "bpe_vocab": 512,
+            "dialogue_threads": 2,
+            "dialogue_gpt": {"n_layer": 2, "n_head": 4, "n_embd": 128, "block_size": 256, "dropout": 0.0,
+                             "positions": "rope"},
+            "dialogue_train": {"steps": 900, "batch_size": 16, "lr": 3e-3, "warmup": 20, "weight_decay": 0.01,
+                               "log_every": 100},
+            "gen_questions": 203, "gen_max_tokens": 120, "eval_samples": 4,  # sampled replies per held-out question
+            # grounded + DPO: on-policy pairs on train questions judged by the checker
+            # (160 prompts, 40 steps at lr 3e-5: 49 pairs, sampled-reply reduction 0.014, interval -0.010 to 0.038)
+            "grounding_dpo": {"prompts": 320, "samples": 4, "beta": 0.1, "steps": 60, "batch_size": 16, "lr": 5e-5,
+                              "seed": 0, "threads": 2},
             "checker_min_cosine": 0.5,  # a reply is on intent only this close (TF-IDF cosine) to its reference
             "curve_sizes": (2, 4, 8, 16, 32),  # train paraphrases per intent in the learning curve (32 = all)
         },
         profiles={
             "smoke": {"w2v_epochs": 1, "w2v_repeats": 3, "dialogue_repeats": 1, "gen_questions": 4, "cv_folds": 3,
-                      "gen_max_chars": 60, "curve_sizes": (2, 8),
-                      "dialogue_gpt": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 400, "dropout": 0.0},
-                      "dialogue_train": {"batch_size": 8, "lr": 3e-3, "min_lr_frac": 0.1, "warmup": 5, "max_steps": 20,
-                                         "seconds": 5.0, "weight_decay": 0.01, "grad_clip": 1.0, "eval_every": 10,
-                                         "seed": 0}},
+                      "gen_max_tokens": 30, "curve_sizes": (2, 8), "bpe_vocab": 300, "eval_samples": 2,
+                      "dialogue_gpt": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 640, "dropout": 0.0,
+                                       "positions": "rope"},
+                      "dialogue_train": {"steps": 20, "batch_size": 8, "lr": 3e-3, "warmup": 5, "weight_decay": 0.01,
+                                         "log_every": 10},
+                      "grounding_dpo": {"prompts": 8, "samples": 2, "beta": 0.1, "steps": 3, "batch_size": 4,
+                                        "lr": 1e-4, "seed": 0, "threads": 2}},
             "full": {"w2v_epochs": 10, "dialogue_repeats": 6, "gen_questions": 203,
-                     "dialogue_gpt": {"n_layer": 4, "n_head": 4, "n_embd": 256, "block_size": 400, "dropout": 0.1},
-                     "dialogue_train": {"batch_size": 32, "lr": 1e-3, "min_lr_frac": 0.1, "warmup": 100,
-                                        "max_steps": 3000, "seconds": 600.0, "weight_decay": 0.01, "grad_clip": 1.0,
-                                        "eval_every": 250, "seed": 0}},
+                     "dialogue_gpt": {"n_layer": 4, "n_head": 4, "n_embd": 256, "block_size": 256, "dropout": 0.1,
+                                      "positions": "rope"},
+                     "dialogue_train": {"steps": 2000, "batch_size": 32, "lr": 1e-3, "warmup": 100,
+                                        "weight_decay": 0.01, "log_every": 250},
+                     "grounding_dpo": {"prompts": 640, "samples": 4, "beta": 0.1, "steps": 120, "batch_size": 16,
+                                       "lr": 5e-5, "seed": 0, "threads": None}},
         },
         targets={
             "fast": {"intent_top1_acc": ">= 0.90", "out_of_scope_handover_recall": ">= 0.80",
-                     "slot_case_accuracy": ">= 1.0"},
+                     "slot_case_accuracy": ">= 1.0", "grounded_unsupported_fact_rate": "<= 0.05"},
             "full": {"intent_top1_acc": ">= 0.90", "out_of_scope_handover_recall": ">= 0.80",
-                     "slot_case_accuracy": ">= 1.0"},
+                     "slot_case_accuracy": ">= 1.0", "grounded_unsupported_fact_rate": "<= 0.05"},
         },
         datasets=(),
-        minutes={"smoke": 0.7, "fast": 5.0, "full": 5.0},
+        minutes={"smoke": 0.7, "fast": 6.0, "full": 5.0},
     )
 )
 
@@ -1128,8 +1139,11 @@ register(
             "n_tweet": 200, "n_voice": 160, "n_tweet_heldout": 90, "n_voice_heldout": 40, "voice_train_share": 0.85,
             "note_copies": 3, "note_copies_heldout": 1,
             "gpt": {"n_layer": 2, "n_head": 4, "n_embd": 128, "block_size": 352, "dropout": 0.0, "positions": "rope"},
+            # a fixed number of steps, not a time budget: a 40 s budget gave 300-344 steps from run to run, and the
+            # reward-hacking figures moved with the base model (full judge 0.54 -> 0.31 in one run, 0.75 -> 0.72 in
+            # another); 350 steps take ~41 s here and are the full profile's recipe
             "pretrain": {"batch_size": 16, "block_size": 256, "lr": 4e-3, "min_lr_frac": 0.1, "warmup": 50,
-                         "max_steps": 1_000_000, "seconds": 40.0, "weight_decay": 0.1, "grad_clip": 1.0,
+                         "max_steps": 350, "seconds": None, "weight_decay": 0.1, "grad_clip": 1.0,
                          "eval_every": 100, "eval_windows": 50, "seed": 0},
             "kb_repeats": 20,  # the bookshop FAQ (original figures) is repeated in the pretraining text
             "sft": {"steps": 500, "batch_size": 16, "lr": 3e-3, "warmup": 20, "weight_decay": 0.0, "log_every": 50},
@@ -1139,7 +1153,7 @@ register(
             "dpo": {"beta": 0.1, "steps": 100, "batch_size": 16, "lr": 5e-5, "log_every": 25},
             "dpo_rounds": 3,  # fresh pairs from the current policy, which becomes the next round's reference
             # reward hacking: rounds on pairs ranked by a lenient judge (known-word share only), scored by the full one
-            "hack": {"rounds": 2, "steps": 100, "lr": 1e-4},
+            "hack": {"rounds": 3, "steps": 100, "lr": 1e-4},
             "beta_grid": (0.03, 0.1, 1.0),
             "eval_samples": 40,  # sampled lines per held-out speaker for the win rate
             "kl_samples": 10, "show": 4, "best_of_n": 4,

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from . import assistant as A
+from .grounding import NUMBER, perturb
 
 TASKS: tuple[str, ...] = ("note", "tweet", "voice")
 TWEET_LABELS: tuple[str, ...] = ("negative", "positive", "neutral")  # the dataset's 0 bearish, 1 bullish, 2 neutral
@@ -75,7 +76,7 @@ class InstructionData:
 # --------------------------------------------------------------------------------------------
 # The note task: knowledge-base sentences with changed figures
 # --------------------------------------------------------------------------------------------
-_NUMBER = re.compile(r"(?<![\w.])(£?)(\d+)(?:\.(\d\d))?(%?)(?![\w])")
+_NUMBER = NUMBER  # the figure pattern of chapter 11's grounding module
 
 
 def fact_sentences(kb: A.KnowledgeBase, max_chars: int = 80) -> dict[str, str]:
@@ -93,23 +94,6 @@ def fact_sentences(kb: A.KnowledgeBase, max_chars: int = 80) -> dict[str, str]:
             out[intent.name] = s
             break
     return out
-
-
-def perturb(sentence: str, rng: np.random.Generator) -> str:
-    """``sentence`` with every figure replaced by a different one of the same kind: a price by another price
-    (``£2.99`` → ``£3.49``), a whole number by another of about the same size (``30`` → ``21``); ``%`` kept."""
-
-    def new(m: re.Match[str]) -> str:
-        pound, whole, pence, pct = m.groups()
-        old = int(whole)
-        while True:
-            value = int(rng.integers(max(1, old // 2), max(4, 2 * old + 2)))
-            cents = (["49", "99", "50", "25"][int(rng.integers(4))]) if pence else None
-            if value != old or (cents is not None and cents != pence):
-                break
-        return f"{pound}{value}" + (f".{cents}" if cents else "") + pct
-
-    return _NUMBER.sub(new, sentence)
 
 
 def note_examples(kb: A.KnowledgeBase, split: str, rng: np.random.Generator, copies: int = 1,

@@ -178,33 +178,3 @@ def test_facts_and_reply_checker(kb):
     assert ask == kb.slot_prompts["order_id"]
     assert checker.check(ask, "where is my parcel?", "order_status")["grounded"]
     assert A.rouge_l("a b c d", "a c d e") == pytest.approx(2 * 3 / 8) and A.rouge_l("", "a") == 0.0
-
-
-def test_dialogues_never_answer_with_a_slot_the_question_lacks(kb):
-    for line in A.dialogue_lines(kb, 1, 0):
-        question, reply = line[3:].split("\nA: ")
-        for order in A.ORDER_RE.findall(reply):
-            assert order in question or reply.startswith(kb.slot_prompts["order_id"][:20])
-
-
-def test_dialogue_batch_targets_only_the_reply(kb):
-    from aigc_course.models import lm
-
-    lines = ["Q: hi\nA: yes\n", "Q: a longer one\nA: no\n"]
-    vocab = lm.CharVocab.from_text("".join(lines))
-    x, y = A.dialogue_batch(lines, vocab, [0, 1])
-    assert x.shape == y.shape == (2, len(lines[1]) - 1)
-    assert vocab.decode(y[0][y[0] >= 0].tolist()) == "yes\n" and vocab.decode(y[1][y[1] >= 0].tolist()) == "no\n"
-    assert vocab.decode(x[0, : len(lines[0]) - 1].tolist()) == lines[0][:-1]
-
-
-def test_generated_reply_keeps_the_whole_question():
-    from aigc_course.models import lm
-
-    vocab = lm.CharVocab.from_text("Q: abc\nA: xyz\n")
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    model = lm.GPT(lm.GPTConfig(vocab_size=len(vocab), block_size=16, n_layer=1, n_head=1, n_embd=8))
-    assert isinstance(A.generated_reply(model, vocab, "abc", max_chars=5), str)
-    with pytest.raises(ValueError, match="context"):
-        A.generated_reply(model, vocab, "abcabcabcabcabc", max_chars=5)
