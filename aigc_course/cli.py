@@ -58,9 +58,8 @@ def _cmd_data(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import exit_status, run_course
 
-    only = _only(args.only)
     try:
-        report = run_course(profile=args.profile, only=only or None, out=args.out, timeout=args.timeout)
+        report = run_course(profile=args.profile, only=_only(args.only), out=args.out, timeout=args.timeout)
     except ValueError as exc:
         print(f"aigc-course run: {exc}", file=sys.stderr)
         return 2
@@ -69,8 +68,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return exit_status(report, strict=args.strict)
 
 
-def _only(values: list[str] | None) -> list[str]:
-    return [x for part in (values or []) for x in part.split(",") if x.strip()]
+def _only(values: list[str] | None) -> list[str] | None:
+    """The names of ``--only`` (or positional chapter names): ``None`` when none was given (meaning all); a given
+    but empty list (``--only ,`` or ``--only ""``) is an error, not "everything"."""
+    if values is None:
+        return None
+    names = [x.strip() for part in values for x in part.split(",") if x.strip()]
+    if not names:
+        raise ValueError(f"no notebook named in {values!r}: give numbers or stems such as 03,04 (or leave the option "
+                         "out to mean all)")
+    return names
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -78,7 +85,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     kind = "student" if args.student else "instructor"
     try:
-        written = build(kind, _only(args.only), out=Path(args.out) if args.out else None)
+        written = build(kind, _only(args.only), out=Path(args.out) if args.out else None, force=args.force)
     except ValueError as exc:
         print(f"aigc-course build: {exc}", file=sys.stderr)
         return 2
@@ -90,7 +97,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_exercises(args: argparse.Namespace) -> int:
     from .exercise_bank import exercise_table
 
-    stems = _only(args.only)
+    try:
+        stems = _only(args.only) or []
+    except ValueError as exc:
+        print(f"aigc-course exercises: {exc}", file=sys.stderr)
+        return 2
     notebooks = sorted(paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
     if stems:
         notebooks = [p for p in notebooks if any(p.stem == s or p.stem.startswith(f"{s}_") for s in stems)]
@@ -105,8 +116,12 @@ def _cmd_slides(args: argparse.Namespace) -> int:
     from .delivery.slides import build_slides
     from .delivery.web import WebAssetsError
 
+    if args.build and not Path(args.build).is_dir():
+        print(f"aigc-course slides: --build {args.build} is not a folder: give the --out folder of an "
+              "`aigc-course run`", file=sys.stderr)
+        return 2
     try:
-        decks = build_slides(_only(args.chapters), out=Path(args.out) if args.out else None,
+        decks = build_slides(_only(args.chapters or None) or [], out=Path(args.out) if args.out else None,
                              build=Path(args.build) if args.build else None)
     except (ValueError, WebAssetsError) as exc:
         print(f"aigc-course slides: {exc}", file=sys.stderr)
@@ -157,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--instructor", action="store_true", help="solutions kept (tagged 'solution')")
     handout.add_argument("--only", action="append", help="notebook numbers or stems, comma-separated")
     handout.add_argument("--out", help="output folder (default: build/student or build/instructor)")
+    handout.add_argument("--force", action="store_true",
+                         help="overwrite notebooks in --out that differ from the new copies (default: refuse)")
     handout.set_defaults(func=_cmd_build)
 
     exe = sub.add_parser("exercises", help="exercise counts by kind per chapter")
@@ -177,7 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # names may follow options (``data verify --root DIR mnist``, ``slides --out D 03``): argparse leaves them over
+    target = {"data": "names", "slides": "chapters"}.get(args.command)
+    if extra and (target is None or any(x.startswith("-") for x in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        setattr(args, target, list(getattr(args, target) or []) + extra)
     try:
         return args.func(args)
     except Exception as exc:

@@ -203,7 +203,12 @@ def resolve_device(requested: str | None = None) -> torch.device:
     """``requested`` → ``AIGC_COURSE_DEVICE`` → cuda > mps > cpu."""
     name = requested or os.environ.get("AIGC_COURSE_DEVICE")
     if name:
-        device = torch.device(name)
+        source = "the requested device" if requested else "AIGC_COURSE_DEVICE"
+        try:
+            device = torch.device(name)
+        except (RuntimeError, ValueError):
+            raise ConfigError(f"{source} is {name!r}, which is not a device: use cpu, cuda, cuda:0 or mps, or "
+                              "unset AIGC_COURSE_DEVICE for the automatic choice") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"device {name!r} asked for, but CUDA is not available; unset AIGC_COURSE_DEVICE")
         if device.type == "mps" and not _mps_available():

@@ -139,6 +139,18 @@ def run_notebook(path: Path, profile: str, out: Path, *, timeout: int | None = N
     return entry
 
 
+def guard_output(out_dir: Path, books: Sequence[Path]) -> None:
+    """Refuse an output folder whose executed copies (``<out>/notebooks/*.ipynb``) or reports would land on the
+    source notebooks: ``--out .`` in the checkout, ``--out notebooks`` (or a folder inside it), or the same through
+    ``AIGC_COURSE_BUILD``. Raises ``ValueError`` naming the folder, before anything runs."""
+    sources = {p.parent.resolve() for p in books}
+    out_dir = out_dir.resolve()
+    if (out_dir / "notebooks") in sources or any(out_dir == s or s in out_dir.parents for s in sources):
+        raise ValueError(f"the output folder {out_dir} would put executed notebooks over the source notebooks in "
+                         f"{', '.join(map(str, sorted(sources)))}: use --out build (or AIGC_COURSE_BUILD) outside "
+                         "them")
+
+
 def run_course(
     *,
     profile: str | None = None,
@@ -157,6 +169,7 @@ def run_course(
     prof = config.resolve_profile(profile)
     out_dir = Path(out).resolve() if out else paths.build_dir().resolve()
     books = discover(only, Path(notebooks) if notebooks else None)
+    guard_output(out_dir, books)
     report: dict[str, Any] = {
         "profile": prof,
         "device": str(config.resolve_device()),
@@ -166,6 +179,7 @@ def run_course(
         "notebooks": [],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_entries(out_dir, prof)
     bar = tqdm(books, desc=f"course ({prof})", unit="notebook", disable=not progress)
     for book in bar:
         bar.set_postfix_str(book.stem)
@@ -177,8 +191,37 @@ def run_course(
                      "traceback": traceback.format_exc(limit=5)}
         report["notebooks"].append(entry)
         tqdm.write(_one_line(entry))
-        write_report(report, out_dir)  # after each notebook, so a crash keeps what is done
+        write_report(merged(report, earlier), out_dir)  # after each notebook, so a crash keeps what is done
     return report
+
+
+def earlier_entries(out_dir: Path, profile: str) -> list[dict[str, Any]]:
+    """The notebook entries of an earlier run's ``report.json`` in ``out_dir`` with the same ``profile``, to be kept
+    beside this run's (two runs sharing an output folder add up instead of the second dropping the first). A report
+    of another profile is moved aside to ``report.<its profile>.json`` / ``.md``, not overwritten; an unreadable one
+    to ``report.unreadable.json``."""
+    path = out_dir / "report.json"
+    if not path.is_file():
+        return []
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        entries, old_profile = list(old["notebooks"]), str(old["profile"])
+    except (ValueError, KeyError, TypeError):
+        path.replace(out_dir / "report.unreadable.json")
+        return []
+    if old_profile == profile:
+        return entries
+    for suffix in (".json", ".md"):
+        if (out_dir / f"report{suffix}").is_file():
+            (out_dir / f"report{suffix}").replace(out_dir / f"report.{old_profile}{suffix}")
+    return []
+
+
+def merged(report: dict[str, Any], earlier: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``report`` with the ``earlier`` entries of notebooks it did not run, in notebook order."""
+    names = {e["name"] for e in report["notebooks"]}
+    entries = [e for e in earlier if e["name"] not in names] + list(report["notebooks"])
+    return {**report, "notebooks": sorted(entries, key=lambda e: e["name"])}
 
 
 def _one_line(entry: dict[str, Any]) -> str:

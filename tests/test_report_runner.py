@@ -67,6 +67,25 @@ def test_runner_keeps_going_and_reports_every_notebook(isolated, tmp_path):
     assert runner.exit_status(result) == 1
 
 
+def test_two_runs_sharing_an_output_folder_add_up(isolated, tmp_path):
+    _books(tmp_path / "nbs")
+    out = tmp_path / "out"
+    first = runner.run_course(profile="smoke", only=["01", "02"], out=out, notebooks=tmp_path / "nbs", progress=False)
+    second = runner.run_course(profile="smoke", only=["03", "01"], out=out, notebooks=tmp_path / "nbs",
+                               progress=False)
+    saved = json.loads((out / "report.json").read_text())
+    assert [nb["name"] for nb in saved["notebooks"]] == ["01_good", "02_broken", "03_silent"]
+    assert saved["notebooks"][1] == first["notebooks"][1]  # kept from the first run
+    assert [nb["name"] for nb in second["notebooks"]] == ["01_good", "03_silent"]  # this run's, for the exit code
+    assert "| 02_broken | failed" in (out / "report.md").read_text()
+    runner.run_course(profile="fast", only=["03"], out=out, notebooks=tmp_path / "nbs", progress=False)
+    moved = json.loads((out / "report.smoke.json").read_text())  # another profile: moved aside, not overwritten
+    assert [nb["name"] for nb in moved["notebooks"]] == ["01_good", "02_broken", "03_silent"]
+    assert [nb["name"] for nb in json.loads((out / "report.json").read_text())["notebooks"]] == ["03_silent"]
+    (out / "report.json").write_text("{not json")
+    assert runner.earlier_entries(out, "fast") == [] and (out / "report.unreadable.json").is_file()
+
+
 def test_exit_status_strict_counts_missed_targets():
     ok = {"notebooks": [{"status": "ok", "missed": ["acc"]}]}
     assert runner.exit_status(ok) == 0 and runner.exit_status(ok, strict=True) == 1

@@ -185,20 +185,33 @@ def instructor_notebook(nb: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(kind: str, only: Sequence[str] | None = None, *, out: Path | None = None,
-          notebooks: Path | None = None) -> list[Path]:
+          notebooks: Path | None = None, force: bool = False) -> list[Path]:
     """Write the ``student`` or ``instructor`` copies of the notebooks in ``only`` (default all)
-    into ``out`` (default ``<build>/<kind>``); returns the written paths."""
+    into ``out`` (default ``<build>/<kind>``); returns the written paths.
+
+    Loses nothing: ``out`` may not be the folder of the source notebooks, and an existing notebook in ``out`` that
+    differs from its new copy (a student's work, perhaps) is overwritten only with ``force``; both are refused
+    before anything is written."""
     from ..runner import discover
 
     if kind not in ("student", "instructor"):
         raise ValueError(f"kind must be 'student' or 'instructor', not {kind!r}")
     transform = student_notebook if kind == "student" else instructor_notebook
     out = Path(out) if out else paths.build_dir() / kind
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in discover(only or None, Path(notebooks) if notebooks else None):
+    sources = discover(only or None, Path(notebooks) if notebooks else None)
+    if any(out.resolve() == p.parent.resolve() for p in sources):
+        raise ValueError(f"--out {out} is the folder of the source notebooks: the {kind} copies would overwrite "
+                         "them; choose another folder")
+    copies = {}
+    for path in sources:
         text = path.read_text(encoding="utf-8")
-        target = out / path.name
-        target.write_text(_dump(transform(json.loads(text)), layout_of(text)), encoding="utf-8")
-        written.append(target)
-    return written
+        copies[out / path.name] = _dump(transform(json.loads(text)), layout_of(text))
+    changed = [t for t, text in copies.items() if t.is_file() and t.read_text(encoding="utf-8") != text]
+    if changed and not force:
+        names = ", ".join(t.name for t in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        raise ValueError(f"{out} already holds {names}, different from the new {kind} copy (work in progress?); "
+                         "nothing was written: pass --force to overwrite, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    for target, text in copies.items():
+        target.write_text(text, encoding="utf-8")
+    return list(copies)

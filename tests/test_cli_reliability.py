@@ -1,0 +1,87 @@
+"""Bad input to the command line: a clear error that names the problem and the fix, and nothing lost."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from aigc_course import cli, config, paths
+from aigc_course.delivery import student
+from aigc_course.runner import guard_output
+
+
+@pytest.mark.parametrize("argv", [["run", "--only", ","], ["run", "--only", ""], ["build", "--student", "--only", ","],
+                                  ["exercises", "--only", ""], ["slides", ","]])
+def test_an_empty_only_is_an_error_not_everything(argv, capsys, tmp_path):
+    if argv[0] in ("build", "slides"):
+        argv = argv + ["--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 2
+    assert "no notebook named" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_refuses_an_output_folder_over_the_source_notebooks(tmp_path, monkeypatch, capsys):
+    root = paths.project_root()
+    assert cli.main(["run", "--only", "00", "--out", str(root)]) == 2  # `--out .` in the checkout
+    assert "over the source notebooks" in capsys.readouterr().err
+    monkeypatch.setenv("AIGC_COURSE_BUILD", str(root / "notebooks" / "out"))
+    assert cli.main(["run", "--only", "00"]) == 2
+    assert "AIGC_COURSE_BUILD" in capsys.readouterr().err
+    books = [tmp_path / "nb" / "00_x.ipynb"]
+    with pytest.raises(ValueError, match="source notebooks"):
+        guard_output(tmp_path / "nb", books)
+    with pytest.raises(ValueError, match="source notebooks"):
+        guard_output(tmp_path / "nb" / "sub", books)  # inside the sources
+    with pytest.raises(ValueError, match="source notebooks"):
+        guard_output(tmp_path, [tmp_path / "notebooks" / "00_x.ipynb"])  # <out>/notebooks is the sources
+    guard_output(tmp_path / "build", books)  # elsewhere: fine
+
+
+def test_a_bad_device_names_the_variable(monkeypatch):
+    monkeypatch.setenv("AIGC_COURSE_DEVICE", "gpu")
+    with pytest.raises(config.ConfigError, match="AIGC_COURSE_DEVICE is 'gpu'.*cpu, cuda"):
+        config.resolve_device()
+    with pytest.raises(config.ConfigError, match="requested device"):
+        config.resolve_device("tpu")
+
+
+def test_slides_from_a_missing_build_is_an_error(tmp_path, capsys):
+    assert cli.main(["slides", "--build", str(tmp_path / "missing"), "--out", str(tmp_path / "s")]) == 2
+    assert "is not a folder" in capsys.readouterr().err and not (tmp_path / "s").exists()
+
+
+def test_build_never_overwrites_sources_or_work(tmp_path):
+    source = paths.notebooks_dir()
+    with pytest.raises(ValueError, match="folder of the source notebooks"):
+        student.build("student", ["00"], out=source)
+    out = tmp_path / "handout"
+    first = student.build("student", ["00", "01"], out=out)
+    assert [p.name for p in first] == ["00_welcome.ipynb", "01_neural_networks.ipynb"]
+    assert student.build("student", ["00", "01"], out=out) == first  # identical copies: nothing to lose
+    work = json.loads(first[1].read_text(encoding="utf-8"))
+    work["cells"][0]["source"] = ["my notes\n"]
+    first[1].write_text(json.dumps(work), encoding="utf-8")
+    before = first[1].read_text(encoding="utf-8")
+    first[0].unlink()
+    with pytest.raises(ValueError, match="01_neural_networks.ipynb.*--force"):
+        student.build("student", ["00", "01"], out=out)
+    assert first[1].read_text(encoding="utf-8") == before and not first[0].exists()  # refused before any write
+    assert cli.main(["build", "--student", "--only", "00,01", "--out", str(out)]) == 2
+    assert cli.main(["build", "--student", "--only", "00,01", "--out", str(out), "--force"]) == 0
+    assert first[1].read_text(encoding="utf-8") != before and first[0].exists()
+
+
+def test_names_may_follow_options(capsys):
+    mirror = os.environ.get("AIGC_COURSE_DATA")
+    if not mirror or not Path(mirror).is_dir():
+        pytest.skip("needs the dataset mirror (AIGC_COURSE_DATA)")
+    from aigc_course.datasets import registry
+
+    name = sorted(registry.DATASETS)[0]
+    assert cli.main(["data", "verify", "--root", mirror, name]) == 0
+    assert f"({len(registry.get(name).files)} files checked)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["data", "verify", "--root", mirror, "--bogus"])
+    with pytest.raises(SystemExit):
+        cli.main(["doctor", "extra"])
