@@ -13,8 +13,9 @@ from . import config, paths
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import report
 
-    print(report())
-    return 0
+    text = report()
+    print(text)
+    return 1 if "PROBLEM:" in text else 0  # a bad setting is reported with the rest, then the exit status says so
 
 
 def _cmd_data(args: argparse.Namespace) -> int:

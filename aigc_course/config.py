@@ -193,9 +193,15 @@ def check_profile(profile: str) -> str:
 
 def resolve_profile(requested: str | None = None) -> str:
     """Parameter → ``AIGC_COURSE_PROFILE`` → ``full`` with CUDA, else ``fast``."""
-    for candidate in (requested, os.environ.get("AIGC_COURSE_PROFILE")):
-        if candidate:
-            return check_profile(candidate.strip().lower())
+    if requested:
+        return check_profile(requested.strip().lower())
+    env = os.environ.get("AIGC_COURSE_PROFILE")
+    if env:
+        try:
+            return check_profile(env.strip().lower())
+        except ConfigError:
+            raise ConfigError(f"AIGC_COURSE_PROFILE is {env!r}: set it to one of {', '.join(PROFILES)}, or unset "
+                              "it for the automatic choice") from None
     return "full" if torch.cuda.is_available() else "fast"
 
 

@@ -48,15 +48,17 @@ def report() -> str:
     lines.append(f"python      {platform.python_version()} ({platform.platform()})")
     for name in PACKAGES:
         lines.append(f"{name:<14}{_version(name)}")
-    device = config.resolve_device()
-    detail = torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu"
-    lines += [
-        "",
-        f"device      {device} ({detail}); torch threads {torch.get_num_threads()}",
-        f"profile     {config.resolve_profile()} (AIGC_COURSE_PROFILE, else full with CUDA / fast without)",
-        "",
-        "datasets:",
-    ]
+    try:  # a bad setting is reported, not fatal: the doctor is what one runs when something is wrong
+        device = config.resolve_device()
+        detail = torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu"
+        device_line = f"{device} ({detail}); torch threads {torch.get_num_threads()}"
+    except config.ConfigError as exc:
+        device_line = f"PROBLEM: {exc}"
+    try:
+        profile_line = f"{config.resolve_profile()} (AIGC_COURSE_PROFILE, else full with CUDA / fast without)"
+    except config.ConfigError as exc:
+        profile_line = f"PROBLEM: {exc}"
+    lines += ["", f"device      {device_line}", f"profile     {profile_line}", "", "datasets:"]
     for name in registry.DATASETS:
         lines.append(f"  {name:<18}{dataset_status(name)}")
     mirrors = paths.mirror_dirs()

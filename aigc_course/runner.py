@@ -145,6 +145,8 @@ def guard_output(out_dir: Path, books: Sequence[Path]) -> None:
     ``AIGC_COURSE_BUILD``. Raises ``ValueError`` naming the folder, before anything runs."""
     sources = {p.parent.resolve() for p in books}
     out_dir = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"the output folder {out_dir} is a file: give a folder to --out (or AIGC_COURSE_BUILD)")
     if (out_dir / "notebooks") in sources or any(out_dir == s or s in out_dir.parents for s in sources):
         raise ValueError(f"the output folder {out_dir} would put executed notebooks over the source notebooks in "
                          f"{', '.join(map(str, sorted(sources)))}: use --out build (or AIGC_COURSE_BUILD) outside "
@@ -178,7 +180,11 @@ def run_course(
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "notebooks": [],
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the output folder {out_dir} ({exc.strerror or exc}): give a writable "
+                         "folder to --out (or AIGC_COURSE_BUILD)") from None
     earlier = earlier_entries(out_dir, prof)
     bar = tqdm(books, desc=f"course ({prof})", unit="notebook", disable=not progress)
     for book in bar:

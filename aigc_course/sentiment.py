@@ -44,7 +44,7 @@ from . import config, paths, training
 from .datasets.text import FINANCIAL_LABELS, load_financial_tweets
 from .metrics import classification as cm
 from .models import text_classifiers as tc
-from .text_tokenize import TfidfFeaturizer, WordTokenizer, _check_texts, encoder_from_state
+from .text_tokenize import TfidfFeaturizer, WordTokenizer, _check_texts, encoder_from_state, split_words
 
 LABELS: tuple[str, ...] = FINANCIAL_LABELS
 """Column order of every probability array: 0 = bearish, 1 = bullish, 2 = neutral."""
@@ -128,6 +128,13 @@ class SentimentModel:
     def logits(self, texts: Sequence[str], batch_size: int = 512) -> torch.Tensor:
         """Raw logits ``(N, 3)`` float32 on the CPU (no temperature). Texts are batched by length."""
         texts = check_texts(texts)
+        blind = [i for i, t in enumerate(texts) if not knows_a_word(self.encoder, t)]
+        if blind:
+            import warnings
+
+            warnings.warn(f"{len(blind)} of {len(texts)} texts contain no word the model knows (e.g. texts[{blind[0]}]"
+                          f" = {texts[blind[0]][:60]!r}): their probabilities are the model's prior, not a reading of "
+                          "the text (is it in another language, or all symbols?)", stacklevel=3)
         self.net.eval()
         out = torch.empty(len(texts), len(self.labels))
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths → little padding
@@ -158,6 +165,13 @@ class SentimentModel:
     def predict_labels(self, texts: Sequence[str]) -> list[str]:
         """The most probable label name of each text."""
         return [self.labels[i] for i in self.predict(texts).argmax(1)]
+
+
+def knows_a_word(encoder: WordTokenizer | TfidfFeaturizer, text: str) -> bool:
+    """Whether ``text`` has at least one token (word tokenizer) or n-gram (TF-IDF) of ``encoder``'s vocabulary."""
+    if isinstance(encoder, TfidfFeaturizer):
+        return any(g in encoder.index for g in encoder.analyze(text))
+    return any(encoder.stoi.get(w, encoder.unk_id) != encoder.unk_id for w in split_words(text))
 
 
 def check_texts(texts: Any) -> list[str]:

@@ -141,6 +141,20 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def ensure_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and check that a file can be written in it; raises :class:`CheckpointError`
+    naming the folder and ``AIGC_COURSE_CHECKPOINTS`` otherwise."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoints to {folder} ({exc.strerror or exc}): set "
+                              "AIGC_COURSE_CHECKPOINTS to a writable folder") from None
+
+
 def load_or_train(
     name: str,
     config: Mapping[str, Any],
@@ -171,6 +185,7 @@ def load_or_train(
         except (CheckpointError, RuntimeError) as exc:
             warnings.warn(f"{exc}; training {name} again", stacklevel=2)
             final.replace(final.with_suffix(".corrupt"))
+    ensure_writable(final.parent)  # before any training: a run must not end with nowhere to save it
     session = TrainingSession(partial, model)
     if partial.is_file() and not retrain:
         try:

@@ -85,3 +85,58 @@ def test_names_may_follow_options(capsys):
         cli.main(["data", "verify", "--root", mirror, "--bogus"])
     with pytest.raises(SystemExit):
         cli.main(["doctor", "extra"])
+
+
+def test_an_unwritable_checkpoint_folder_is_found_before_training(tmp_path):
+    import torch
+
+    from aigc_course import training
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    trained = []
+
+    def train(model, session):
+        trained.append(1)
+
+    with pytest.raises(training.CheckpointError, match=r"a_file.*AIGC_COURSE_CHECKPOINTS"):
+        training.load_or_train("probe", {"x": 1}, lambda _: torch.nn.Linear(1, 1), train, folder=blocker / "ck")
+    assert trained == []  # refused before a single step
+
+
+def test_an_output_folder_that_is_a_file_is_an_error(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert cli.main(["run", "--only", "00", "--out", str(blocker)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert cli.main(["build", "--student", "--only", "00", "--out", str(blocker / "sub")]) == 2
+    assert "cannot create the output folder" in capsys.readouterr().err
+    assert blocker.read_text() == "not a folder"
+
+
+def test_the_doctor_reports_bad_settings_instead_of_aborting(monkeypatch, capsys):
+    monkeypatch.setenv("AIGC_COURSE_DEVICE", "gpu")
+    monkeypatch.setenv("AIGC_COURSE_PROFILE", "quick")
+    assert cli.main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM: AIGC_COURSE_DEVICE is 'gpu'" in out and "PROBLEM: AIGC_COURSE_PROFILE is 'quick'" in out
+    assert "datasets:" in out and "checkpoints" in out  # the rest of the report is still there
+
+
+def test_sentiment_warns_when_a_text_has_no_known_word():
+    import warnings
+
+    from aigc_course import sentiment
+    from aigc_course.models import text_classifiers as tc
+    from aigc_course.text_tokenize import TfidfFeaturizer, WordTokenizer
+
+    encoder = TfidfFeaturizer.fit(["stocks rally on earnings", "shares fall after earnings"], min_df=1)
+    model = sentiment.SentimentModel("tfidf", encoder, tc.TfidfLogisticRegression(len(encoder)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict(["stocks rally"])  # a known word: no warning
+    with pytest.warns(UserWarning, match=r"1 of 2 texts contain no word the model knows.*texts\[1\]"):
+        probs = model.predict(["stocks rally", "股票大涨"])
+    assert probs.shape == (2, 3)
+    tok = WordTokenizer(["<pad>", "<unk>", "stocks", "rally"])
+    assert sentiment.knows_a_word(tok, "stocks!") and not sentiment.knows_a_word(tok, "股票 大涨")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import subprocess
 
-import tomllib
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli
+    import tomli as tomllib
 
 from aigc_course.config import RELEASE
 from aigc_course.conventions import colab_url
@@ -77,3 +80,29 @@ def test_no_dataset_files_are_committed():
         assert [f for f in files if f.startswith("data/")] == ["data/README.md"]
         data_like = [f for f in files if re.search(r"\.(gz|wav|npz|pt|pth|ckpt|csv|zip)$", f)]
         assert data_like == []
+
+
+def test_every_third_party_import_of_the_package_is_a_declared_dependency():
+    """A module the package imports must be installed by ``pip install aigc-course`` itself (scipy was only there
+    through scikit-learn)."""
+    import ast
+    import sys
+
+    dist = {"sklearn": "scikit-learn", "IPython": "ipython", "PIL": "pillow"}
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!;\[ ]", r)[0].lower() for r in meta["dependencies"]}
+    missing = {}
+    for path in (ROOT / "aigc_course").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module.split(".")[0]]
+            else:
+                continue
+            for name in names:
+                if name in sys.stdlib_module_names or name == "aigc_course":
+                    continue
+                if dist.get(name, name).lower().replace("_", "-") not in declared:
+                    missing.setdefault(name, path.relative_to(ROOT).as_posix())
+    assert not missing, f"imported but not in pyproject's dependencies: {missing}"

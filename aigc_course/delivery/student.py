@@ -211,7 +211,11 @@ def build(kind: str, only: Sequence[str] | None = None, *, out: Path | None = No
         names = ", ".join(t.name for t in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
         raise ValueError(f"{out} already holds {names}, different from the new {kind} copy (work in progress?); "
                          "nothing was written: pass --force to overwrite, or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the output folder {out} ({exc.strerror or exc}): give a writable folder "
+                         "to --out") from None
     for target, text in copies.items():
         target.write_text(text, encoding="utf-8")
     return list(copies)
