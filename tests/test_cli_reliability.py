@@ -138,5 +138,10 @@ def test_sentiment_warns_when_a_text_has_no_known_word():
     with pytest.warns(UserWarning, match=r"1 of 2 texts contain no word the model knows.*texts\[1\]"):
         probs = model.predict(["stocks rally", "股票大涨"])
     assert probs.shape == (2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one unknown text among many evaluated ones: expected, no warning
+        model.predict(["stocks rally"] * 40 + ["股票大涨"])
+    with pytest.warns(UserWarning, match="10 of 50"):
+        model.predict(["stocks rally"] * 40 + ["股票大涨"] * 10)
     tok = WordTokenizer(["<pad>", "<unk>", "stocks", "rally"])
     assert sentiment.knows_a_word(tok, "stocks!") and not sentiment.knows_a_word(tok, "股票 大涨")
