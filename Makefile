@@ -18,7 +18,14 @@ override AIGC_COURSE_DATA := $(abspath $(AIGC_COURSE_DATA))
 export AIGC_COURSE_DATA
 endif
 
+# DEPS=lock (default): the exact pins of requirements-lock.txt (Python 3.11-3.13). DEPS=floors: pyproject's floors,
+# `pip install -e .[dev]` (Python 3.10, whose numpy the lock is too new for, or a newer Python than the lock's).
+DEPS ?= lock
+ifeq ($(DEPS),floors)
+LOCK_ID := floors-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+else
 LOCK_ID := $(shell cat requirements-lock.txt | sha256sum | cut -c1-16)
+endif
 STAMP := $(VENV)/.aigc-course-lock-$(LOCK_ID)
 
 .PHONY: install course test lint unit notebooks lab lock doctor clean help browser web site slides student
@@ -32,11 +39,12 @@ help:
 	@echo "make student  regenerate the committed student edition student/ from notebooks/"
 	@echo "make lab      open JupyterLab on notebooks/"
 	@echo "options: VENV=path PROFILE=smoke|fast|full ONLY=03,04 INSTALL_SYSTEM=1 (let make apt-install npm/chromium)"
+	@echo "         DEPS=floors (install pyproject's floors instead of the lock: Python 3.10)"
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements-lock.txt
+	$(if $(filter floors,$(DEPS)),$(BIN)/python -m pip install -q -e ".[dev]",$(BIN)/python -m pip install -q -r requirements-lock.txt)
 	@rm -f $(VENV)/.aigc-course-lock-*
 	@touch $@
 

@@ -61,6 +61,21 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def colab_freeze_versions(text: str) -> dict[str, str]:
+    """``name == version`` lines of a ``pip freeze`` (Colab's backend-info file) → {normalised name: version}."""
+    out = {}
+    for line in text.splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split("==", 1)
+            out[_norm(name.strip())] = version.strip()
+    return out
+
+
+if os.environ.get("AIGC_COURSE_COLAB_FREEZE"):  # the scheduled CI job: Colab's *current* versions replace the table
+    _current = colab_freeze_versions(Path(os.environ["AIGC_COURSE_COLAB_FREEZE"]).read_text(encoding="utf-8"))
+    COLAB_VERSIONS.update({name: _current[name] for name in COLAB_VERSIONS if name in _current})
+
+
 # --------------------------------------------------------------------------------------------
 # (a) the install cell, run as on Colab with pip intercepted
 # --------------------------------------------------------------------------------------------
@@ -455,3 +470,8 @@ def test_the_widget_check_covers_every_widget_module():
     users = sorted(p.name for p in (ROOT / "aigc_course").rglob("*.py")
                    if re.search(r"^\s*(import ipywidgets|from ipywidgets)", p.read_text(encoding="utf-8"), re.M))
     assert users == ["assistant_widgets.py", "tts_widgets.py", "widgets.py"], users
+
+
+def test_a_colab_freeze_file_is_read_as_name_version_pairs():
+    text = "# Colab\ntorch==2.11.0+cu128\nscikit_learn==1.7.0\nsome-pkg @ file:///x\n"
+    assert colab_freeze_versions(text) == {"torch": "2.11.0+cu128", "scikit-learn": "1.7.0"}
