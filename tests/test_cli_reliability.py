@@ -145,3 +145,39 @@ def test_sentiment_warns_when_a_text_has_no_known_word():
         model.predict(["stocks rally"] * 40 + ["股票大涨"] * 10)
     tok = WordTokenizer(["<pad>", "<unk>", "stocks", "rally"])
     assert sentiment.knows_a_word(tok, "stocks!") and not sentiment.knows_a_word(tok, "股票 大涨")
+
+
+def test_long_tts_input_is_not_echoed_back_in_full():
+    from aigc_course.models import tts
+
+    page = "Lorem ipsum dolor sit amet; " * 400  # a pasted page
+    with pytest.raises(tts.UnsupportedTextError) as err:
+        tts.normalize_text(page)
+    message = str(err.value)
+    assert len(message) < 400 and "(11,200 characters)" in message and "';' (U+003B)" in message
+    with pytest.raises(tts.UnsupportedTextError, match=r"unsupported word 'Lorem' in 'Lorem ipsum"):
+        tts.normalize_text("Lorem ipsum " * 300)
+    with pytest.raises(tts.UnsupportedTextError, match="'3 x'"):  # short input: quoted whole, as before
+        tts.normalize_text("3 x")
+
+
+def test_unknown_recommendation_users_get_a_clear_error():
+    import numpy as np
+    import torch
+
+    from aigc_course.models import recsys
+
+    mf = recsys.BPRMF(3, 5, 4)
+    assert mf.score_all(torch.tensor([0, 2])).shape == (2, 5)
+    with pytest.raises(ValueError, match=r"user index 7 is outside 0..2.*user_index"):
+        mf.score_all(torch.tensor([0, 7]))
+    text = recsys.TextHistoryRecommender(3, np.zeros((5, 2), np.float32), 4, 2, 0.5)
+    with pytest.raises(ValueError, match="user index -1"):
+        text.score_all(torch.tensor([-1]), torch.full((1, 2), 5))
+    empty = np.array([], dtype=np.int64)
+    data = recsys.RecData(3, 5, np.arange(5), empty, empty, [], empty, empty, np.array([1, 4, 9]))
+    assert data.user_index(4) == 1
+    with pytest.raises(ValueError, match=r"MovieLens user 5 is not in this data.*1..9"):
+        data.user_index(5)
+    with pytest.raises(ValueError, match="MovieLens user 10"):
+        data.user_index(10)

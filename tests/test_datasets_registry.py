@@ -198,3 +198,20 @@ def test_fetch_stages_a_classroom_mirror(with_mirror, tmp_path):
 def test_fetch_refuses_to_write_into_a_mirror(with_mirror):
     with pytest.raises(registry.DatasetError, match="read-only mirror"):
         registry.fetch_to(with_mirror, ["tinyshakespeare"])
+    with pytest.raises(registry.DatasetError, match="inside the read-only mirror"):
+        registry.fetch_to(with_mirror / "classroom", ["tinyshakespeare"])
+    assert not (with_mirror / "classroom").exists()
+
+
+def test_fetch_keeps_what_a_folders_manifest_already_lists(with_mirror, tmp_path):
+    target = tmp_path / "classroom"
+    target.mkdir()
+    foreign = "ab" * 32 + "  other_course/data.bin"
+    (target / "MANIFEST.sha256").write_text(foreign + "\n")
+    registry.fetch_to(target, ["tinyshakespeare"], progress=lambda _: None)
+    listed = (target / "MANIFEST.sha256").read_text().splitlines()
+    assert foreign in listed and any(line.endswith("input.txt") for line in listed)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(registry.DatasetError, match="is a file"):
+        registry.fetch_to(blocker, ["tinyshakespeare"])

@@ -421,9 +421,12 @@ def verify(root: Path, names: Iterable[str] | None = None) -> VerifyResult:
 def fetch_to(target: Path, names: Iterable[str] | None = None, *, progress: Callable[[str], None] = print) -> None:
     """Copy (or download, then copy) the named datasets into ``target`` with the mirror layout."""
     target = target.resolve()
+    if target.exists() and not target.is_dir():
+        raise DatasetError(f"--to {target} is a file: give a folder to fill as the mirror")
     for mirror in paths.mirror_dirs():
-        if mirror.resolve() == target:
-            raise DatasetError(f"{target} is a read-only mirror in AIGC_COURSE_DATA; fetch into another folder")
+        if mirror.resolve() == target or mirror.resolve() in target.parents:
+            raise DatasetError(f"{target} is {'inside ' if mirror.resolve() != target else ''}the read-only mirror "
+                               f"{mirror} (AIGC_COURSE_DATA); fetch into a folder outside it")
     for name in names or DATASETS:
         spec = get(name)
         root = locate(name)
@@ -439,6 +442,17 @@ def fetch_to(target: Path, names: Iterable[str] | None = None, *, progress: Call
             shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
         progress(f"{name}: {len(spec.files)} files → {target / spec.folder}")
-    lines = [f"{h}  {rel}\n" for rel, h in sorted(manifest().items(), key=lambda kv: kv[0].encode())
-             if (target / rel).is_file()]
-    (target / "MANIFEST.sha256").write_text("".join(lines), encoding="utf-8")
+    # the folder's manifest keeps what it already lists (a mirror may hold files this course does not know), with
+    # this course's entries for the files now present; written atomically
+    entries = {}
+    existing = target / "MANIFEST.sha256"
+    if existing.is_file():
+        for line in existing.read_text(encoding="utf-8").splitlines():
+            digest, _, rel = line.partition("  ")
+            if rel:
+                entries[rel] = digest
+    entries.update({rel: h for rel, h in manifest().items() if (target / rel).is_file()})
+    tmp = existing.with_name(existing.name + ".part")
+    tmp.write_text("".join(f"{h}  {rel}\n" for rel, h in sorted(entries.items(), key=lambda kv: kv[0].encode())),
+                   encoding="utf-8")
+    os.replace(tmp, existing)

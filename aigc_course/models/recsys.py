@@ -51,6 +51,14 @@ class RecData:
     test_items: np.ndarray
     user_ids: np.ndarray
 
+    def user_index(self, user_id: int) -> int:
+        """The row of MovieLens user ``user_id`` (what the models take); a ``ValueError`` names an unknown id."""
+        row = int(np.searchsorted(self.user_ids, user_id))
+        if row >= len(self.user_ids) or int(self.user_ids[row]) != int(user_id):
+            raise ValueError(f"MovieLens user {user_id} is not in this data: its {len(self.user_ids)} users have ids "
+                             f"{int(self.user_ids[0])}..{int(self.user_ids[-1])} (with gaps); data.user_ids lists them")
+        return row
+
     def item_counts(self) -> np.ndarray:
         """Training ratings per item (I,)."""
         return np.bincount(self.train_items, minlength=self.n_items)
@@ -205,6 +213,15 @@ def bpr_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
     return F.softplus(neg - pos).mean()
 
 
+def check_users(users: torch.Tensor, n_users: int) -> None:
+    """Raise a ``ValueError`` naming the first user index of ``users`` outside ``0..n_users-1`` (an embedding lookup
+    would fail with an opaque ``IndexError``, or, on a GPU, a device assert)."""
+    bad = users[(users < 0) | (users >= n_users)]
+    if bad.numel():
+        raise ValueError(f"user index {int(bad[0])} is outside 0..{n_users - 1}: the models take row indices, not "
+                         "MovieLens user ids (data.user_index(user_id) gives the row)")
+
+
 class BPRMF(nn.Module):
     """Matrix factorisation ``s(u, i) = p_u · q_i + b_i`` with P (U, d), Q (I, d), b (I,)."""
 
@@ -224,6 +241,7 @@ class BPRMF(nn.Module):
     @torch.no_grad()
     def score_all(self, users: torch.Tensor, hist: torch.Tensor | None = None) -> torch.Tensor:
         """Scores (B, I) of every item for ``users`` (B,)."""
+        check_users(users, self.user.num_embeddings)
         return self.user(users) @ self.item.weight.T + self.bias.weight.T
 
     def item_vectors(self) -> torch.Tensor:
@@ -280,6 +298,7 @@ class TextHistoryRecommender(nn.Module):
     @torch.no_grad()
     def score_all(self, users: torch.Tensor, hist: torch.Tensor) -> torch.Tensor:
         """Scores (B, I) of every item."""
+        check_users(users, self.user.num_embeddings)
         every = torch.arange(self.n_items, device=users.device)
         return self.query(users, hist) @ self.vectors(every).T + self.bias(every).T
 

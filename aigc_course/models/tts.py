@@ -57,6 +57,12 @@ def _describe(chars: Iterable[str]) -> str:
     return ", ".join(f"{c!r} (U+{ord(c):04X})" for c in dict.fromkeys(chars))
 
 
+def _quote(text: str, limit: int = 40) -> str:
+    """``text`` for an error message: quoted, cut to ``limit`` characters with its length when longer (a pasted
+    page must not be echoed back in full)."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
 def normalize_text(text: str) -> str:
     """Spell out a digit sequence: ``"381"`` / ``"3 8 1"`` / ``"Three 8-one"`` → ``"three eight one"``.
 
@@ -69,9 +75,11 @@ def normalize_text(text: str) -> str:
     bad = [c for c in text if not (c.isascii() and (c.isdigit() or c.isalpha())) and not c.isspace()
            and c not in SEPARATORS]
     if bad:
+        unique = list(dict.fromkeys(bad))
+        more = f" and {len(unique) - 10} more" if len(unique) > 10 else ""
         raise UnsupportedTextError(
-            f"unsupported characters in {text!r}: {_describe(bad)}. The digit TTS reads digits 0-9, the words "
-            f"zero ... nine, spaces, commas and hyphens."
+            f"unsupported characters in {_quote(text)}: {_describe(unique[:10])}{more}. The digit TTS reads digits "
+            f"0-9, the words zero ... nine, spaces, commas and hyphens."
         )
     words = []
     for token in re.findall(r"[0-9]|[a-zA-Z]+", text):
@@ -81,10 +89,10 @@ def normalize_text(text: str) -> str:
             words.append(token.lower())
         else:
             raise UnsupportedTextError(
-                f"unsupported word {token!r} in {text!r}: the digit TTS only says zero, one, ..., nine"
+                f"unsupported word {_quote(token)} in {_quote(text)}: the digit TTS only says zero, one, ..., nine"
             )
     if not words:
-        raise UnsupportedTextError(f"nothing to say in {text!r}: give at least one digit")
+        raise UnsupportedTextError(f"nothing to say in {_quote(text)}: give at least one digit")
     return " ".join(words)
 
 
