@@ -45,10 +45,20 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def config_json(config: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a config (keys sorted): what a checkpoint records and its hash is taken of."""
+    return json.dumps(config, sort_keys=True, default=str)
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
     """A short, stable hash of a JSON-able config (keys sorted)."""
-    text = json.dumps(config, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return hashlib.sha256(config_json(config).encode("utf-8")).hexdigest()[:12]
+
+
+def config_differences(recorded: str, wanted: str) -> list[str]:
+    """The keys whose values differ between two :func:`config_json` texts (sorted)."""
+    a, b = json.loads(recorded), json.loads(wanted)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
 class CheckpointError(RuntimeError):
@@ -84,6 +94,7 @@ class TrainingSession:
     start_epoch: int = 0
     history: dict[str, list[float]] = field(default_factory=dict)
     _state: dict[str, Any] | None = None
+    config_json: str | None = None  # the config it trains for, recorded in every partial checkpoint
 
     def restore(self, *optimizers: torch.optim.Optimizer) -> int:
         """Load the optimizers' state from the partial checkpoint; returns ``start_epoch``."""
@@ -107,6 +118,7 @@ class TrainingSession:
                 "history": self.history,
                 "rng": torch.get_rng_state(),
                 "extra": extra,
+                "config_json": self.config_json,
             },
             self.path,
         )
@@ -141,6 +153,22 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+class OtherConfigError(CheckpointError):
+    """A readable checkpoint recorded for another config (copied or renamed by hand): it is moved aside, not used."""
+
+
+def _refuse_other_config(path: Path, state: Mapping[str, Any], wanted: str) -> None:
+    """Raise :class:`OtherConfigError` (after moving ``path`` to ``<name>.other-config.pt``, so nothing is lost) when
+    the checkpoint records a config other than ``wanted``; checkpoints from before configs were recorded pass."""
+    recorded = state.get("config_json")
+    if recorded is None or recorded == wanted:
+        return
+    aside = path.with_name(path.name.replace(".pt", ".other-config.pt"))
+    path.replace(aside)
+    raise OtherConfigError(f"checkpoint {path.name} was trained with another config (differs in "
+                           f"{', '.join(config_differences(recorded, wanted)) or 'its text'}); kept as {aside.name}")
+
+
 def ensure_writable(folder: Path) -> None:
     """Create ``folder`` if needed and check that a file can be written in it; raises :class:`CheckpointError`
     naming the folder and ``AIGC_COURSE_CHECKPOINTS`` otherwise."""
@@ -173,23 +201,27 @@ def load_or_train(
     """
     final = checkpoint_path(name, config, folder)
     partial = final.with_suffix(".partial.pt")
+    wanted = config_json({"name": name, **dict(config)})
     model = build(config)
     if device is not None:
         model.to(device)
     if final.is_file() and not retrain:
         try:
             state = load_checkpoint(final)
+            _refuse_other_config(final, state, wanted)
             model.load_state_dict(state["model"])
             print(f"loaded {name} from {final}")
             return Trained(model, state.get("history", {}), final, True, 0.0, state.get("extra", {}))
         except (CheckpointError, RuntimeError) as exc:
             warnings.warn(f"{exc}; training {name} again", stacklevel=2)
-            final.replace(final.with_suffix(".corrupt"))
+            if final.is_file():  # unreadable (another config's checkpoint was already moved aside)
+                final.replace(final.with_suffix(".corrupt"))
     ensure_writable(final.parent)  # before any training: a run must not end with nowhere to save it
-    session = TrainingSession(partial, model)
+    session = TrainingSession(partial, model, config_json=wanted)
     if partial.is_file() and not retrain:
         try:
             state = load_checkpoint(partial)
+            _refuse_other_config(partial, state, wanted)
             model.load_state_dict(state["model"])
             session.start_epoch = int(state.get("epoch", 0))
             session.history = {k: list(v) for k, v in state.get("history", {}).items()}
@@ -201,7 +233,8 @@ def load_or_train(
     start = time.perf_counter()
     extra = train(model, session) or {}
     seconds = time.perf_counter() - start
-    atomic_save({"model": model.state_dict(), "history": session.history, "extra": dict(extra)}, final)
+    atomic_save({"model": model.state_dict(), "history": session.history, "extra": dict(extra), "config_json": wanted},
+                final)
     partial.unlink(missing_ok=True)
     return Trained(model, session.history, final, False, seconds, dict(extra))
 

@@ -181,3 +181,55 @@ def test_unknown_recommendation_users_get_a_clear_error():
         data.user_index(5)
     with pytest.raises(ValueError, match="MovieLens user 10"):
         data.user_index(10)
+
+
+def test_stray_files_in_fsdd_are_named_and_never_change_a_split(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import numpy as np
+    import soundfile as sf
+
+    from aigc_course.datasets import audio
+
+    rec = tmp_path / "fsdd" / "recordings"
+    rec.mkdir(parents=True)
+    listed = ["0_anna_0.wav", "1_anna_7.wav"]
+    for name in [*listed, "2_newcomer_3.wav"]:  # the last one is a real clip the manifest does not list
+        sf.write(rec / name, np.zeros(800, np.float32), 8000)
+    (rec / "._0_anna_0.wav").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    monkeypatch.setattr(audio, "dataset_dir", lambda name: tmp_path / "fsdd")
+    monkeypatch.setattr(audio, "get", lambda name: SimpleNamespace(files={f"fsdd/recordings/{n}": "" for n in listed}))
+    with pytest.warns(UserWarning, match=r"ignored 2 file\(s\) not in the FSDD manifest: ._0_anna_0.wav, "
+                                         r"2_newcomer_3.wav"):
+        test = audio.load_fsdd("test")
+    assert [(c.digit, c.speaker, c.index) for c in test] == [(0, "anna", 0)]  # the newcomer's index 3 stays out
+    with pytest.warns(UserWarning):
+        assert [(c.digit, c.index) for c in audio.load_fsdd("train")] == [(1, 7)]
+
+
+def test_a_checkpoint_records_its_config_and_refuses_another(tmp_path):
+    import torch
+
+    from aigc_course import training
+
+    runs = []
+
+    def train(model, session):
+        runs.append(1)
+        with torch.no_grad():
+            model.weight.fill_(float(len(runs)))
+
+    def build(_):
+        return torch.nn.Linear(1, 1)
+
+    first = training.load_or_train("probe", {"lr": 0.1}, build, train, folder=tmp_path)
+    assert training.load_checkpoint(first.path)["config_json"] == training.config_json({"name": "probe", "lr": 0.1})
+    assert training.load_or_train("probe", {"lr": 0.1}, build, train, folder=tmp_path).loaded  # same config: loaded
+    # a checkpoint of another config copied over this config's file name (by hand, or a hash collision)
+    other = training.load_or_train("probe", {"lr": 0.5}, build, train, folder=tmp_path)
+    other.path.replace(first.path)
+    with pytest.warns(UserWarning, match=r"trained with another config \(differs in lr\).*other-config"):
+        again = training.load_or_train("probe", {"lr": 0.1}, build, train, folder=tmp_path)
+    assert not again.loaded and len(runs) == 3  # refused: trained for its own config
+    aside = first.path.with_name(first.path.name.replace(".pt", ".other-config.pt"))
+    assert training.load_checkpoint(aside)["config_json"] == training.config_json({"name": "probe", "lr": 0.5})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
-from .registry import dataset_dir
+from .registry import dataset_dir, get
 
 FSDD_SAMPLE_RATE = 8000
 LJSPEECH_SAMPLE_RATE = 22050
@@ -30,8 +30,15 @@ def load_fsdd(split: str = "train", *, speakers: tuple[str, ...] | None = None) 
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be 'train', 'test' or 'all', not {split!r}")
     folder = dataset_dir("fsdd") / "recordings"
+    listed = {rel.rsplit("/", 1)[1] for rel in get("fsdd").files if rel.startswith("fsdd/recordings/")}
+    stray = sorted(p.name for p in folder.iterdir() if p.name not in listed)
+    if stray:  # macOS's ._*.wav, a copy, a new recording: never part of a split (they would move the test set)
+        import warnings
+
+        warnings.warn(f"{folder}: ignored {len(stray)} file(s) not in the FSDD manifest: {', '.join(stray[:3])}"
+                      + (" ..." if len(stray) > 3 else ""), stacklevel=2)
     clips = []
-    for path in folder.glob("*.wav"):
+    for path in sorted(folder / name for name in listed if (folder / name).is_file()):
         digit, speaker, index = path.stem.split("_")
         index_i = int(index)
         if split == "test" and index_i > 4 or split == "train" and index_i <= 4:
