@@ -645,15 +645,10 @@ def gpt_attention(model: GPT, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return torch.stack(maps, dim=1), model.lm_head(model.ln_f(x))
 
 
-def hparams(profile: str | None = None) -> config.HParams:
-    """Chapter 14's row of the profile table (for tests and scripts)."""
-    return config.chapter("14_responsible_aigc").hparams(config.resolve_profile(profile))
-
-
 __all__ = [
     "BIAS_TEMPLATES", "COMPANY_NAMES", "COURSE_GENERATOR_SOURCES", "GENERATORS", "PERSON_NAMES", "FakeDetector",
     "accuracy", "accuracy_vs_eps", "build_generator", "course_generator_checkpoint", "ddim_sample",
-    "detector_accuracy", "fgsm", "gpt_attention", "greedy_continue", "hparams", "input_gradient",
+    "detector_accuracy", "fgsm", "gpt_attention", "greedy_continue", "input_gradient",
     "integrated_gradients", "load_course_generator", "memorisation", "name_probe", "pgd", "probe_spread",
     "project_linf", "prompt_starts", "robust_accuracy", "saliency", "sample_digits", "train_detector",
     "train_generator", "train_overfit_lm", "train_robust_classifier",

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .metrics.classification import rate_interval  # noqa: F401  (part of this module's API)
 from .models.lm import eval_windows
 
 
@@ -144,18 +145,6 @@ def calibrate_threshold(z_calib: np.ndarray, fpr: float) -> float:
     k = int(np.floor(fpr * z_calib.size + 1e-9))
     empirical = float(np.sort(z_calib)[::-1][min(k, z_calib.size - 1)])
     return max(threshold_for_fpr(fpr), empirical)
-
-
-def rate_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper–Pearson) two-sided confidence interval for a rate from ``k`` events in ``n`` trials."""
-    if n <= 0 or not 0 <= k <= n:
-        raise ValueError(f"need 0 <= k <= n and n > 0; got k={k}, n={n}")
-    from scipy.stats import beta  # scipy comes with scikit-learn
-
-    a = (1 - level) / 2
-    low = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
-    high = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
-    return low, high
 
 
 def flag_rate(z: np.ndarray, threshold: float, level: float = 0.95) -> dict[str, float]:

@@ -99,10 +99,6 @@ def manifest() -> dict[str, str]:
     return entries
 
 
-def _quoted(base: str) -> Callable[[str], str]:
-    return lambda rel: base + urllib.parse.quote(rel)
-
-
 def _under(base: str, folder: str) -> Callable[[str], str]:
     """URL = base + (relpath without its first ``folder/`` part), percent-encoded."""
     return lambda rel: base + urllib.parse.quote(rel[len(folder) + 1:])

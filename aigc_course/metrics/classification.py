@@ -201,3 +201,15 @@ def bootstrap_diff(y_true: Any, pred_a: Any, pred_b: Any, metric: Callable[[np.n
     d = np.array([metric(t[i], a[i]) - metric(t[i], b[i]) for i in idx])
     q = (1 - level) / 2
     return float(metric(t, a) - metric(t, b)), float(np.quantile(d, q)), float(np.quantile(d, 1 - q))
+
+
+def rate_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) two-sided confidence interval for a rate from ``k`` events in ``n`` trials."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0; got k={k}, n={n}")
+    from scipy.stats import beta
+
+    a = (1 - level) / 2
+    low = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return low, high
