@@ -1,5 +1,5 @@
-"""``aigc-course``: doctor, data (list / verify / fetch), run, build (student / instructor), exercises, slides,
-site."""
+"""``aigc-course``: doctor, data (list / verify / fetch), run, build (student / instructor), exercises, config show,
+slides, site."""
 
 from __future__ import annotations
 
@@ -132,6 +132,21 @@ def _cmd_slides(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    if not args.chapters:
+        for spec in sorted(config.CHAPTERS.values(), key=lambda c: c.stem):
+            minutes = " · ".join(f"{p} {spec.minutes.get(p, '—')}" for p in config.PROFILES)
+            print(f"{spec.stem:<28} {spec.title}  ({minutes} min)")
+        return 0
+    try:
+        specs = [config.find_chapter(name) for name in _only(args.chapters) or []]
+    except ValueError as exc:
+        print(f"aigc-course config: {exc}", file=sys.stderr)
+        return 2
+    print("\n\n".join(config.describe(spec) for spec in specs))
+    return 0
+
+
 def _cmd_site(args: argparse.Namespace) -> int:
     from .delivery.site import build_site
     from .delivery.web import WebAssetsError
@@ -187,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     slides.add_argument("--out", help="output folder (default: <build>/slides)")
     slides.set_defaults(func=_cmd_slides)
 
+    cfg = sub.add_parser("config", help="the profile table: a chapter's settings under smoke / fast / full")
+    cfg.add_argument("action", choices=("show",))
+    cfg.add_argument("chapters", nargs="*", help="notebook numbers or stems (none: list the chapters)")
+    cfg.set_defaults(func=_cmd_config)
+
     site = sub.add_parser("site", help="offline course site from a runner output folder")
     site.add_argument("--build", help="runner output folder (default: build/)")
     site.add_argument("--out", help="output folder (default: <build>/site)")
@@ -198,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # names may follow options (``data verify --root DIR mnist``, ``slides --out D 03``): argparse leaves them over
-    target = {"data": "names", "slides": "chapters"}.get(args.command)
+    target = {"data": "names", "slides": "chapters", "config": "chapters"}.get(args.command)
     if extra and (target is None or any(x.startswith("-") for x in extra)):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:

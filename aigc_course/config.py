@@ -249,6 +249,52 @@ def chapter(stem: str) -> ChapterSpec:
         ) from None
 
 
+def find_chapter(name: str) -> ChapterSpec:
+    """A chapter row by stem (``11_customer_service``) or number (``11``, ``7``)."""
+    name = name.strip()
+    if name in CHAPTERS:
+        return CHAPTERS[name]
+    matches = [s for s in CHAPTERS if name.isdigit() and s.startswith(f"{int(name):02d}_")]
+    if len(matches) == 1:
+        return CHAPTERS[matches[0]]
+    raise ConfigError(f"no chapter {name!r} in the profile table; give a number or one of: "
+                      f"{', '.join(sorted(CHAPTERS))}")
+
+
+def _flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def describe(spec: ChapterSpec) -> str:
+    """A chapter's settings side by side: every hyper-parameter (nested ones as ``a.b``) under smoke / fast / full,
+    ``*`` marking those that differ between profiles, then the time budgets and the targets."""
+    cols = {p: _flat(spec.hparams(p).to_dict()) for p in PROFILES}
+    keys = sorted(set().union(*cols.values()))
+    show = {p: {k: ("—" if k not in cols[p] else repr(cols[p][k])) for k in keys} for p in PROFILES}
+    width = [max([len("setting")] + [len(k) + 2 for k in keys])]
+    width += [max([len(p)] + [len(show[p][k]) for k in keys]) for p in PROFILES]
+    width = [width[0]] + [min(w, 32) for w in width[1:]]
+
+    def row(cells: list[str]) -> str:
+        return "  ".join((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, width)).rstrip()
+
+    lines = [f"{spec.stem} — {spec.title}", "", row(["setting", *PROFILES]), row(["-" * w for w in width])]
+    for k in keys:
+        mark = "*" if len({show[p][k] for p in PROFILES}) > 1 else " "
+        lines.append(row([f"{mark} {k}", *(show[p][k] for p in PROFILES)]))
+    lines += ["", "minutes: " + ", ".join(f"{p} {spec.minutes.get(p, '—')}" for p in PROFILES), "targets:"]
+    for p in PROFILES:
+        targets = spec.targets.get(p, {})
+        lines.append(f"  {p}: " + (", ".join(f"{m} {c}" for m, c in targets.items()) if targets else "none"))
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Run:
     """What :func:`setup` returns: the chapter's settings for this run."""

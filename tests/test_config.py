@@ -117,3 +117,24 @@ def test_every_chapter_row_has_a_notebook():
 
     books = {p.stem for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb")}
     assert set(config.CHAPTERS) == books
+
+
+def test_config_show_prints_a_chapters_settings_side_by_side(capsys):
+    from aigc_course import cli
+
+    assert config.find_chapter("11") is config.find_chapter("11_customer_service")
+    with pytest.raises(config.ConfigError, match="no chapter '99'"):
+        config.find_chapter("99")
+    text = config.describe(config.find_chapter("11"))
+    lines = {line.split()[1] if line.startswith("*") else line.split()[0]: line for line in text.splitlines()[4:]
+             if line.strip() and not line.startswith(("minutes", "targets", "  smoke", "  fast", "  full"))}
+    steps = lines["dialogue_train.steps"].split()
+    assert steps[0] == "*" and steps[2:] == ["20", "900", "2000"]  # nested keys flattened, differences marked
+    assert lines["checker_min_cosine"].split() == ["checker_min_cosine", "0.5", "0.5", "0.5"]
+    assert "fast: " in text and "grounded_unsupported_fact_rate <= 0.05" in text
+    assert cli.main(["config", "show", "11", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "11_customer_service — " in out and "16_instruction_tuning — " in out
+    assert cli.main(["config", "show"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(config.CHAPTERS)
+    assert cli.main(["config", "show", "99"]) == 2
