@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,17 +138,17 @@ def _lr(step: int, steps: int, lr: float, warmup: int, min_frac: float = 0.1) ->
     return lr * (min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
-def train_sft(model: nn.Module, vocab: Any, prompts: Sequence[str], responses: Sequence[str], *, steps: int,
-              batch_size: int, lr: float, warmup: int = 20, weight_decay: float = 0.0, grad_clip: float = 1.0,
-              seed: int = 0, log_every: int = 25, session: Any = None) -> dict[str, list[float]]:
-    """Supervised fine-tuning: ``steps`` AdamW steps on random batches of (prompt, response) pairs, the loss on the
-    response tokens only (:func:`sft_loss`), warm-up then cosine learning rate. Returns the history (``step``,
-    ``seconds``, ``loss``: the mean over the last ``log_every`` steps). With a
-    :class:`~aigc_course.training.TrainingSession`, every ``log_every`` steps are a resumable chunk."""
+def _train_steps(model: nn.Module, batch_loss: Callable[[np.ndarray], tuple[torch.Tensor, dict[str, float]]],
+                 n_rows: int, *, steps: int, batch_size: int, lr_at: Callable[[int], float], weight_decay: float,
+                 grad_clip: float, seed: int, log_every: int, session: Any = None) -> dict[str, list[float]]:
+    """The loop SFT and DPO share: ``steps`` AdamW steps, each on ``batch_size`` random row indices of ``0..n_rows-1``
+    (drawn from a generator seeded by ``(seed, chunk)``, so a resumed run draws the same rows); ``batch_loss(rows)``
+    returns the loss and the figures to log; learning rate ``lr_at(step)``; gradients clipped to ``grad_clip``.
+    Every ``log_every`` steps (a chunk) the history gets ``step``, ``seconds`` and the chunk's mean of each logged
+    figure; with a :class:`~aigc_course.training.TrainingSession` each chunk is also a resumable checkpoint."""
     from .models import lm
 
-    device = next(model.parameters()).device
-    opt = lm.make_optimizer(model, lr, weight_decay)
+    opt = lm.make_optimizer(model, lr_at(0), weight_decay)
     history: dict[str, list[float]] = session.history if session is not None else {}
     chunk = session.restore(opt) if session is not None else 0
     step = chunk * log_every
@@ -156,22 +156,19 @@ def train_sft(model: nn.Module, vocab: Any, prompts: Sequence[str], responses: S
     model.train()
     while step < steps:
         rng = np.random.default_rng([seed, chunk])
-        t0, losses = time.perf_counter(), []
+        t0, logged = time.perf_counter(), []
         for _ in range(min(log_every, steps - step)):
-            rows = rng.integers(len(prompts), size=batch_size)
-            b = encode_pairs(vocab, [prompts[i] for i in rows], [responses[i] for i in rows])
-            x, y = b.seqs[:, :-1].to(device), b.seqs[:, 1:].to(device)
-            loss = sft_loss(model(x), y, response_mask(b.prompt_lengths, b.lengths, x.shape[1]).to(device))
+            loss, figures = batch_loss(rng.integers(n_rows, size=batch_size))
             for group in opt.param_groups:
-                group["lr"] = _lr(step, steps, lr, warmup)
+                group["lr"] = lr_at(step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             opt.step()
-            losses.append(loss.item())
+            logged.append(figures)
             step += 1
         elapsed += time.perf_counter() - t0
-        row = {"step": step, "seconds": elapsed, "loss": float(np.mean(losses))}
+        row = {"step": step, "seconds": elapsed, **{k: float(np.mean([f[k] for f in logged])) for k in logged[0]}}
         if session is not None:
             session.log(**row)
             session.save(chunk, opt)
@@ -181,6 +178,26 @@ def train_sft(model: nn.Module, vocab: Any, prompts: Sequence[str], responses: S
         chunk += 1
     model.eval()
     return history
+
+
+def train_sft(model: nn.Module, vocab: Any, prompts: Sequence[str], responses: Sequence[str], *, steps: int,
+              batch_size: int, lr: float, warmup: int = 20, weight_decay: float = 0.0, grad_clip: float = 1.0,
+              seed: int = 0, log_every: int = 25, session: Any = None) -> dict[str, list[float]]:
+    """Supervised fine-tuning: ``steps`` AdamW steps on random batches of (prompt, response) pairs, the loss on the
+    response tokens only (:func:`sft_loss`), warm-up then cosine learning rate. Returns the history (``step``,
+    ``seconds``, ``loss``: the mean over the last ``log_every`` steps). With a
+    :class:`~aigc_course.training.TrainingSession`, every ``log_every`` steps are a resumable chunk."""
+    device = next(model.parameters()).device
+
+    def batch_loss(rows: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
+        b = encode_pairs(vocab, [prompts[i] for i in rows], [responses[i] for i in rows])
+        x, y = b.seqs[:, :-1].to(device), b.seqs[:, 1:].to(device)
+        loss = sft_loss(model(x), y, response_mask(b.prompt_lengths, b.lengths, x.shape[1]).to(device))
+        return loss, {"loss": loss.item()}
+
+    return _train_steps(model, batch_loss, len(prompts), steps=steps, batch_size=batch_size,
+                        lr_at=lambda step: _lr(step, steps, lr, warmup), weight_decay=weight_decay,
+                        grad_clip=grad_clip, seed=seed, log_every=log_every, session=session)
 
 
 @dataclass
@@ -217,45 +234,25 @@ def train_dpo(policy: nn.Module, vocab: Any, pairs: Pairs, *, beta: float, steps
     filled in) minimising :func:`dpo_loss` with ``beta``, after a linear warm-up of ``warmup`` steps. History every
     ``log_every`` steps: ``step``, ``seconds``, ``loss``, ``accuracy`` (chosen reward > rejected), ``margin``,
     ``chosen_reward`` and ``rejected_reward`` (means)."""
-    from .models import lm
-
     if pairs.ref_chosen is None or pairs.ref_rejected is None:
         raise ValueError("the pairs have no reference log-probabilities: call reference_logprobs(reference, vocab, "
                          "pairs) first")
     device = next(policy.parameters()).device
-    opt = lm.make_optimizer(policy, lr, 0.0)
-    history: dict[str, list[float]] = {}
-    chunk, step, elapsed = 0, 0, 0.0
-    policy.train()
-    while step < steps:
-        rng = np.random.default_rng([seed, chunk])
-        t0, rows_log = time.perf_counter(), []
-        for _ in range(min(log_every, steps - step)):
-            rows = rng.integers(len(pairs), size=batch_size)
-            prompts = [pairs.prompts[i] for i in rows]
-            both = encode_pairs(vocab, prompts + prompts, [pairs.chosen[i] for i in rows]
-                                + [pairs.rejected[i] for i in rows])
-            logp = batch_logprobs(policy, both, device)
-            out = dpo_loss(logp[:batch_size], logp[batch_size:], pairs.ref_chosen[rows].to(device),
-                           pairs.ref_rejected[rows].to(device), beta)
-            for group in opt.param_groups:
-                group["lr"] = lr * min(1.0, (step + 1) / warmup) if warmup else lr
-            opt.zero_grad(set_to_none=True)
-            out.loss.backward()
-            nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)
-            opt.step()
-            rows_log.append([out.loss.item(), out.accuracy, float(out.margin.mean()), float(out.chosen_reward.mean()),
-                             float(out.rejected_reward.mean())])
-            step += 1
-        elapsed += time.perf_counter() - t0
-        m = np.mean(rows_log, axis=0)
-        row = {"step": step, "seconds": elapsed, "loss": m[0], "accuracy": m[1], "margin": m[2],
-               "chosen_reward": m[3], "rejected_reward": m[4]}
-        for k, v in row.items():
-            history.setdefault(k, []).append(float(v))
-        chunk += 1
-    policy.eval()
-    return history
+
+    def batch_loss(rows: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
+        prompts = [pairs.prompts[i] for i in rows]
+        both = encode_pairs(vocab, prompts + prompts, [pairs.chosen[i] for i in rows]
+                            + [pairs.rejected[i] for i in rows])
+        logp = batch_logprobs(policy, both, device)
+        out = dpo_loss(logp[:batch_size], logp[batch_size:], pairs.ref_chosen[rows].to(device),
+                       pairs.ref_rejected[rows].to(device), beta)
+        return out.loss, {"loss": out.loss.item(), "accuracy": out.accuracy, "margin": float(out.margin.mean()),
+                          "chosen_reward": float(out.chosen_reward.mean()),
+                          "rejected_reward": float(out.rejected_reward.mean())}
+
+    return _train_steps(policy, batch_loss, len(pairs), steps=steps, batch_size=batch_size,
+                        lr_at=lambda step: lr * min(1.0, (step + 1) / warmup) if warmup else lr, weight_decay=0.0,
+                        grad_clip=grad_clip, seed=seed, log_every=log_every)
 
 
 # --------------------------------------------------------------------------------------------

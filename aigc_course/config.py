@@ -14,6 +14,7 @@ Device: ``AIGC_COURSE_DEVICE`` if set, else cuda > mps > cpu.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -230,6 +231,20 @@ def resolve_device(requested: str | None = None) -> torch.device:
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the ``with`` block with ``n`` CPU threads for torch (``None``: unchanged), restored afterwards. Chapters
+    run on few threads (tiny tensors); token-by-token generation is fastest on one, a GPT's training batches use
+    two."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def seed_everything(seed: int = DEFAULT_SEED) -> int:

@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 
 from . import assistant as A
+from .config import torch_threads
 
 UNGROUNDED = "Q: {question}\nA:"
 GROUNDED = "K: {passage}\nQ: {question}\nA:"
@@ -59,19 +59,6 @@ def perturb(sentence: str, rng: np.random.Generator) -> str:
         return f"{pound}{value}" + (f".{cents}" if cents else "") + pct
 
     return NUMBER.sub(new, sentence)
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch threads (``None``: unchanged), then restore the previous number. The chapter
-    runs on one thread (its matrices are tiny); the GPT's training and sampling batches are big enough for two."""
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def ungrounded_prompt(question: str) -> str:
@@ -331,5 +318,5 @@ def changed_passage_probe(model: torch.nn.Module, vocab: Any, kb: A.KnowledgeBas
 
 __all__ = ["GROUNDED", "NUMBER", "UNGROUNDED", "Answers", "changed_passage_probe", "checked", "dialogue_rows",
            "dpo_tuned", "fill_slots", "generate", "grounded", "grounded_prompt", "missing_slot", "perturb",
-           "preference", "preference_pairs", "rates", "templated", "torch_threads", "train_dialogue_model",
+           "preference", "preference_pairs", "rates", "templated", "train_dialogue_model",
            "ungrounded", "ungrounded_prompt"]

@@ -242,21 +242,7 @@ def vae_latent_sliders(model, base_z=None, dims=None, *, lim: float = 3.0):
 # --------------------------------------------------------------------------------------------
 # Chapter 07: a decoding playground for character language models
 # --------------------------------------------------------------------------------------------
-import contextlib  # noqa: E402  (kept with the chapter-07 section)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """Run the ``with`` block with ``n`` CPU threads for torch (restored afterwards). Token-by-token
-    generation works on tiny tensors, where one thread is fastest and a busy machine hurts least."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from .config import torch_threads  # noqa: E402  (kept with the chapter-07 section)
 
 
 def generate_text(model, vocab, prompt: str, length: int = 300, temperature: float = 1.0,
