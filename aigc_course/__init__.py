@@ -1,42 +1,27 @@
 """aigc-course: the helper package behind the AIGC course notebooks.
 
-Notebooks start with ``import aigc_course as ac`` and ``run = ac.setup("NN_name", PROFILE)``.
+Notebooks start with ``import aigc_course as ac`` and ``run = ac.setup("NN_name", PROFILE)``, and import the
+named modules they teach with, e.g. ``from aigc_course.apps import grounding`` (no one-letter aliases).
+
+The layers, each importing only from the ones before it (``tests/test_architecture.py``; see
+``docs/architecture.md``): ``core`` ← ``datasets`` ← ``models`` / ``metrics`` ← ``viz`` ← ``apps`` / ``widgets``
+← ``exercises`` ← ``delivery`` ← ``cli``.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
-
-try:
-    __version__ = _version("aigc-course")
-except PackageNotFoundError:  # running from a checkout without installing
-    __version__ = "0.2.0+local"
-
-from . import (
-    claims,
-    config,
-    conventions,
-    course,
-    datasets,
-    doctor,
-    exercise_bank,
-    exercises,
-    metrics,
-    models,
-    paths,
-    report,
-    training,
-    viz,
-    viz_classify,
-    widgets,
-)
-from .claims import claim
-from .config import setup
-from .exercise_bank import check, hint
-from .report import record
+from . import apps, core, datasets, exercises, metrics, models, viz, widgets
+from .apps import components
+from .core import claims, config, course, paths, report, training
+from .core.claims import claim
+from .core.config import setup
+from .core.report import record
+from .exercises import check, hint
+from .viz import classify as _classify  # noqa: F401  (makes ``ac.viz.classify`` available)
 from .viz import show_source
 
+__version__ = config.package_version()
+
 __all__ = [
-    "check", "claim", "claims", "config", "conventions", "course", "datasets", "doctor", "exercise_bank", "exercises",
-    "hint", "metrics", "models", "paths", "record",
-    "report", "setup", "show_source", "training", "viz", "viz_classify", "widgets", "__version__",
+    "apps", "check", "claim", "claims", "components", "config", "core", "course", "datasets", "exercises", "hint",
+    "metrics", "models", "paths", "record", "report", "setup", "show_source", "training", "viz", "widgets",
+    "__version__",
 ]

@@ -7,11 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import config, paths
+from .core import config, paths
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import report
+    from .delivery.doctor import report
 
     text = report()
     print(text)
@@ -57,7 +57,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .runner import exit_status, run_course
+    from .delivery.runner import exit_status, run_course
 
     try:
         report = run_course(profile=args.profile, only=_only(args.only), out=args.out, timeout=args.timeout)
@@ -96,7 +96,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_exercises(args: argparse.Namespace) -> int:
-    from .exercise_bank import exercise_table
+    from .exercises import exercise_table
 
     try:
         stems = _only(args.only) or []

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 def pytest_configure(config):
     """nbval's kernels run in ``notebooks/``: make a relative ``AIGC_COURSE_DATA=../shared/data`` (relative to where
     the tests were started) absolute before any kernel inherits it."""
-    from aigc_course.paths import absolute_env
+    from aigc_course.core.paths import absolute_env
 
     absolute_env()
 

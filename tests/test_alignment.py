@@ -1,4 +1,4 @@
-"""SFT masking and the DPO loss (aigc_course.alignment): the mask selects exactly the response targets, the SFT
+"""SFT masking and the DPO loss (aigc_course.models.alignment): the mask selects exactly the response targets, the SFT
 loss ignores the prompt, and the DPO loss and its gradient agree with the Bradley–Terry closed form."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aigc_course import alignment as al
+from aigc_course.models import alignment as al
 from aigc_course.models import lm
 
 

@@ -1,5 +1,5 @@
-"""Byte-level BPE (aigc_course.bpe): token for token the same as Hugging Face ``tokenizers`` trained with the same
-settings, exact round trips on any Unicode, and merges that follow the counting rule (ties to smaller ids)."""
+"""Byte-level BPE (aigc_course.models.bpe): token for token the same as Hugging Face ``tokenizers`` trained with the
+same settings, exact round trips on any Unicode, and merges that follow the counting rule (ties to smaller ids)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from aigc_course import bpe
+from aigc_course.models import bpe
 
 CORPUS = [
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n",

@@ -1,4 +1,4 @@
-"""Chapters 01 and 02: the classifier plots in ``viz_classify`` and the two profile-table rows."""
+"""Chapters 01 and 02: the classifier plots in ``viz.classify`` and the two profile-table rows."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from aigc_course import config
-from aigc_course.conventions import check_notebook
-from aigc_course.paths import project_root
-from aigc_course.viz_classify import curves_side_by_side, decision_boundary, grid_points, plot_limits
+from aigc_course.core import config
+from aigc_course.core.paths import project_root
+from aigc_course.delivery.conventions import check_notebook
+from aigc_course.viz.classify import curves_side_by_side, decision_boundary, grid_points, plot_limits
 
 
 def test_plot_limits_widen_the_bounding_box():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from aigc_course import widgets
-from aigc_course.config import chapter
+from aigc_course.core.config import chapter
 from aigc_course.models import vae
 
 matplotlib.use("Agg")

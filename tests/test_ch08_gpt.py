@@ -1,4 +1,5 @@
-"""Chapter 08: attention against PyTorch's kernel, the GPT's KV cache, and LoRA fine-tuning (aigc_course.finetune)."""
+"""Chapter 08: attention against PyTorch's kernel, the GPT's KV cache, and LoRA fine-tuning
+(aigc_course.models.finetune)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aigc_course import finetune
-from aigc_course.models import lm
+from aigc_course.models import finetune, lm
 
 
 def _attention(q, k, v, mask=None):

@@ -12,10 +12,11 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from sklearn.metrics import f1_score
 from sklearn.utils.class_weight import compute_class_weight
 
-from aigc_course import config, sentiment, viz_classify
+from aigc_course.apps import sentiment
+from aigc_course.core import config
 from aigc_course.metrics import classification as cm
 from aigc_course.models import text_classifiers as tc
-from aigc_course.text_tokenize import (
+from aigc_course.models.text_tokenize import (
     PAD,
     UNK,
     TfidfFeaturizer,
@@ -24,6 +25,7 @@ from aigc_course.text_tokenize import (
     split_words,
     word_ngrams,
 )
+from aigc_course.viz import classify as viz_classify
 
 matplotlib.use("Agg")
 

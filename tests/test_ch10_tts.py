@@ -11,11 +11,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from aigc_course import audio as ac_audio
-from aigc_course import config, tts_widgets
+from aigc_course.core import config
 from aigc_course.metrics import audio as audio_metrics
+from aigc_course.models import audio as ac_audio
 from aigc_course.models import speech_recognizer as sr
 from aigc_course.models import tts, vocoder
+from aigc_course.widgets import tts as tts_widgets
 
 matplotlib.use("Agg")
 

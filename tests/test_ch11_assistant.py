@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from aigc_course import assistant as A
-from aigc_course.assistant_widgets import chat_widget
+from aigc_course.apps import assistant as A
+from aigc_course.widgets.assistant import chat_widget
 
 HP = {"char_ngrams": (3, 5), "tfidf_weight": 1.0, "platt_l2": 1e-2, "answers_as_documents": True,
       "threshold_grid": tuple(round(0.05 * i, 2) for i in range(1, 20)), "cv_folds": 3,

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from aigc_course import alignment, bpe
-from aigc_course import assistant as A
-from aigc_course import grounding as G
-from aigc_course.models import lm
+from aigc_course.apps import assistant as A
+from aigc_course.apps import grounding as G
+from aigc_course.models import alignment, bpe, lm
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from aigc_course import monitoring as mon
+from aigc_course.apps import monitoring as mon
 
 HP = {"days": 1, "n_bursts": 2, "n_decoys": 2, "event_tweets": 3, "burst_minutes": 30, "burst_gap_min": 120,
       "burst_bearish_share": 1.0, "rate_per_hour": 1.0, "min_pool_bearish": 2, "min_pool_other": 2,

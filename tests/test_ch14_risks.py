@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from aigc_course import config, risks, watermark
+from aigc_course.apps import risks, watermark
+from aigc_course.core import config
 from aigc_course.metrics.image import MNISTClassifier
 from aigc_course.models.lm import GPT, GPTConfig
 
@@ -279,7 +280,7 @@ def test_course_generators_are_loaded_from_their_chapters_checkpoints_only_when_
     name, cfg, build = risks.course_generator_checkpoint(kind, "smoke")
     assert name.startswith(("04_", "05_"))
     model = build()
-    from aigc_course import training
+    from aigc_course.core import training
 
     training.atomic_save({"model": model.state_dict(), "history": {}, "extra": {}}, training.checkpoint_path(name, cfg))
     loaded, source = risks.load_course_generator(kind, ("fast", "smoke"))

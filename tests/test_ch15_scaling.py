@@ -1,4 +1,4 @@
-"""Chapter 15 (aigc_course/distributed.py): data-parallel training across processes.
+"""Chapter 15 (aigc_course/apps/distributed.py): data-parallel training across processes.
 
 The central test: with the same global batch and seed, two gloo processes produce the loss curve of
 one process, step by step, within float32 rounding (the gradients are summed in a different order),
@@ -21,7 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aigc_course import distributed as dp
+from aigc_course.apps import distributed as dp
 from aigc_course.models import lm
 
 TEXT = (
@@ -138,8 +138,9 @@ def test_command_line_under_torchrun_matches_the_notebook_launcher(two_proc, tmp
     cfg_file.write_text(TINY.to_json())
     repo = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-m", "aigc_course.distributed", "--nproc", "2", "--config", str(cfg_file),
-                           "--out", str(out)], capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run([sys.executable, "-m", "aigc_course.apps.distributed", "--nproc", "2",
+                           "--config", str(cfg_file), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 process(es)" in done.stdout
     cli = dp.DPResult.from_dict(json.loads(out.read_text()))

@@ -1,5 +1,5 @@
 """Chapter 16: the instruction dataset (splits, changed figures), the program judges, and the training loops and
-sampling of aigc_course.alignment on a tiny model."""
+sampling of aigc_course.models.alignment on a tiny model."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from aigc_course import alignment as al
-from aigc_course import assistant as A
-from aigc_course import instruct as I
+from aigc_course.apps import assistant as A
+from aigc_course.apps import instruct as I
+from aigc_course.models import alignment as al
 from aigc_course.models import lm
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import aigc_course as ac
-from aigc_course import claims, config, report
+from aigc_course.core import claims, config, report
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from aigc_course import cli, config, paths
+from aigc_course import cli
+from aigc_course.core import config, paths
 from aigc_course.delivery import student
-from aigc_course.runner import guard_output
+from aigc_course.delivery.runner import guard_output
 
 
 @pytest.mark.parametrize("argv", [["run", "--only", ","], ["run", "--only", ""], ["build", "--student", "--only", ","],
@@ -90,7 +91,7 @@ def test_names_may_follow_options(capsys):
 def test_an_unwritable_checkpoint_folder_is_found_before_training(tmp_path):
     import torch
 
-    from aigc_course import training
+    from aigc_course.core import training
 
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
@@ -126,9 +127,9 @@ def test_the_doctor_reports_bad_settings_instead_of_aborting(monkeypatch, capsys
 def test_sentiment_warns_when_a_text_has_no_known_word():
     import warnings
 
-    from aigc_course import sentiment
+    from aigc_course.apps import sentiment
     from aigc_course.models import text_classifiers as tc
-    from aigc_course.text_tokenize import TfidfFeaturizer, WordTokenizer
+    from aigc_course.models.text_tokenize import TfidfFeaturizer, WordTokenizer
 
     encoder = TfidfFeaturizer.fit(["stocks rally on earnings", "shares fall after earnings"], min_df=1)
     model = sentiment.SentimentModel("tfidf", encoder, tc.TfidfLogisticRegression(len(encoder)))
@@ -210,7 +211,7 @@ def test_stray_files_in_fsdd_are_named_and_never_change_a_split(tmp_path, monkey
 def test_a_checkpoint_records_its_config_and_refuses_another(tmp_path):
     import torch
 
-    from aigc_course import training
+    from aigc_course.core import training
 
     runs = []
 

@@ -29,15 +29,15 @@ except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from aigc_course.config import RELEASE, REPO_SLUG
-from aigc_course.conventions import (
+from aigc_course.core.config import RELEASE, REPO_SLUG
+from aigc_course.core.paths import notebooks_dir, project_root
+from aigc_course.delivery.conventions import (
     COLAB_INSTALL,
     COLAB_INSTALL_METADATA,
     COLAB_KEEP,
     check_notebook,
     install_cell_index,
 )
-from aigc_course.paths import notebooks_dir, project_root
 
 ROOT = project_root()
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
@@ -217,7 +217,7 @@ def test_every_notebook_has_the_current_install_cell(path):
     index = install_cell_index(nb)
     assert index is not None and index == next(i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code")
     assert "".join(nb["cells"][index]["source"]) == COLAB_INSTALL, (
-        f"{path.name}: run `python -m aigc_course.conventions install-cell` to refresh the Colab cell")
+        f"{path.name}: run `python -m aigc_course.delivery.conventions install-cell` to refresh the Colab cell")
     assert check_notebook(path) == []
 
 
@@ -341,9 +341,11 @@ assert ipywidgets.__version__ == "7.7.1", ipywidgets.__version__
 assert Path(ipywidgets.__file__).is_relative_to(sys.argv[1]), ipywidgets.__file__
 
 import aigc_course as ac
-from aigc_course import assistant as A
-from aigc_course import audio, tts_widgets, widgets
-from aigc_course.assistant_widgets import chat_widget
+from aigc_course import widgets
+from aigc_course.apps import assistant as A
+from aigc_course.models import audio
+from aigc_course.widgets import tts as tts_widgets
+from aigc_course.widgets.assistant import chat_widget
 from aigc_course.models import lm, tts, vae
 
 
@@ -467,9 +469,10 @@ def test_every_widget_builds_under_ipywidgets_7(ipywidgets7, tmp_path):
 
 def test_the_widget_check_covers_every_widget_module():
     """A new module that uses ipywidgets must be added to the 7.7.1 check above."""
-    users = sorted(p.name for p in (ROOT / "aigc_course").rglob("*.py")
+    package = ROOT / "aigc_course"
+    users = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py")
                    if re.search(r"^\s*(import ipywidgets|from ipywidgets)", p.read_text(encoding="utf-8"), re.M))
-    assert users == ["assistant_widgets.py", "tts_widgets.py", "widgets.py"], users
+    assert users == ["widgets/__init__.py", "widgets/assistant.py", "widgets/tts.py"], users
 
 
 def test_a_colab_freeze_file_is_read_as_name_version_pairs():

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from aigc_course import config
-from aigc_course.config import ChapterSpec, ConfigError
+from aigc_course.core import config
+from aigc_course.core.config import ChapterSpec, ConfigError
 
 
 def test_profile_parameter_beats_environment(monkeypatch):
@@ -90,9 +90,10 @@ def test_malformed_targets_are_rejected(bad):
 
 def test_register_rejects_unknown_profiles_and_bad_targets():
     with pytest.raises(ConfigError):
-        config.register(ChapterSpec(stem="zz", title="x", profiles={"medium": {}}))
-    with pytest.raises(ConfigError):
-        config.register(ChapterSpec(stem="zz", title="x", targets={"fast": {"acc": "about 1"}}))
+        config.register(ChapterSpec(stem="zz", title="x", profiles={"medium": {}}, branch="NLP", summary="s"))
+    with pytest.raises(ConfigError, match="malformed"):
+        config.register(ChapterSpec(stem="zz", title="x", targets={"fast": {"acc": "about 1"}}, branch="NLP",
+                                    summary="s"))
     assert "zz" not in config.CHAPTERS
 
 
@@ -113,7 +114,7 @@ def test_every_chapter_row_is_complete(stem):
 
 
 def test_every_chapter_row_has_a_notebook():
-    from aigc_course.paths import notebooks_dir
+    from aigc_course.core.paths import notebooks_dir
 
     books = {p.stem for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb")}
     assert set(config.CHAPTERS) == books

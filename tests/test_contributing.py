@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aigc_course import conventions
-from aigc_course.conventions import check_notebook, code, md, opening_cells, write_notebook
-from aigc_course.paths import project_root
+from aigc_course.core.paths import project_root
+from aigc_course.delivery import conventions
+from aigc_course.delivery.conventions import check_notebook, code, md, opening_cells, write_notebook
 
 ROOT = project_root()
 
@@ -163,8 +163,9 @@ def test_contributing_covers_the_contributor_path():
     for needle in ("opening_cells", "write_notebook", "register(", "ChapterSpec(", "COMPONENTS", "load_or_train",
                    "targets", "minutes", "tests/test_notebook_conventions.py", "aigc-course run --profile",
                    "--only", "smoke", "fast", "full", "AIGC_COURSE_DATA", "manifest.sha256", "DatasetSpec",
-                   "ruff check", "pre-commit install", ".pre-commit-config.yaml", "python -m aigc_course.conventions",
+                   "ruff check", "pre-commit install", ".pre-commit-config.yaml",
+                   "python -m aigc_course.delivery.conventions",
                    "held-out", "atomic", "type hints", "shape"):
         assert needle.lower() in text.lower(), f"CONTRIBUTING.md does not mention {needle!r}"
     for command in ("strip", "check", "install-cell"):
-        assert f"aigc_course.conventions {command}" in text
+        assert f"aigc_course.delivery.conventions {command}" in text

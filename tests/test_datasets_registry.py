@@ -45,7 +45,7 @@ def toyset(monkeypatch, isolated):
     manifest = {rel: _sha(data) for rel, data in FILES.items()}
     monkeypatch.setattr(registry, "manifest", lambda: manifest)
     spec = DatasetSpec(name="toyset", title="toy set", folder="toyset", homepage="http://127.0.0.1:9/",
-                       license="CC0", used_in=("00",), size_bytes=262,
+                       license="CC0", size_bytes=262,
                        file_url=lambda rel: "http://127.0.0.1:9/" + rel)
     monkeypatch.setitem(registry.DATASETS, "toyset", spec)
     return spec
@@ -120,6 +120,38 @@ def test_archive_download_extracts_checked_members(toyset, server, monkeypatch):
     monkeypatch.setitem(registry.DATASETS, "toyset", spec)
     folder = registry.dataset_dir("toyset")
     assert (folder / "sub" / "b.bin").read_bytes() == FILES["toyset/sub/b.bin"]
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for rel, data in files.items():
+            zf.writestr("toyset-v1/" + rel.split("/", 1)[1], data)
+    return buffer.getvalue()
+
+
+def _corrupt_member(data: bytes, payload: bytes) -> bytes:
+    """The zip with one byte of a stored member's payload changed (its CRC no longer holds)."""
+    at = data.index(payload)
+    return data[:at] + bytes([payload[0] ^ 0xFF]) + data[at + 1:]
+
+
+@pytest.mark.parametrize(("archive", "message"), [
+    (lambda: b"<html>rate limited</html>", "is not a zip archive"),
+    (lambda: _corrupt_member(_zip(FILES), FILES["toyset/sub/b.bin"]), "fails its CRC check"),
+    (lambda: _zip({"toyset/a.txt": FILES["toyset/a.txt"]}), r"lacks toyset/sub/b\.bin"),
+    (lambda: _zip({**FILES, "toyset/sub/b.bin": bytes(5000)}), "would unpack to 5,006 bytes"),
+])
+def test_a_bad_archive_is_refused_before_anything_is_extracted(toyset, server, monkeypatch, archive, message):
+    base, www = server
+    (www / "toyset.zip").write_bytes(archive())
+    spec = DatasetSpec(**{**toyset.__dict__, "file_url": None, "size_bytes": 1000,
+                          "archive": Archive(base + "toyset.zip", "toyset-v1/")})
+    monkeypatch.setitem(registry.DATASETS, "toyset", spec)
+    with pytest.raises(DatasetIntegrityError, match=message):
+        registry.dataset_dir("toyset")
+    assert not (Path(os.environ["AIGC_COURSE_CACHE"]) / "toyset").exists() or not any(
+        (Path(os.environ["AIGC_COURSE_CACHE"]) / "toyset").rglob("*.*"))
 
 
 def test_offline_and_missing_gives_one_clear_message(toyset):

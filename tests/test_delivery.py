@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from aigc_course import exercises
 from aigc_course.cli import main
+from aigc_course.core.paths import notebooks_dir, project_root
 from aigc_course.delivery import render, site, slides, student, tag_solutions, web
-from aigc_course.paths import notebooks_dir, project_root
+from aigc_course.exercises import checkers as exercises
 
 NOTEBOOKS = sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
@@ -78,7 +78,7 @@ def test_tagger_ignores_given_code_and_keeps_sorted_layout(tmp_path):
         {"cell_type": "code", "metadata": {}, "source": ["total = sum(data)"], "outputs": [],
          "execution_count": None},
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": ["ac.exercises.check_value('e', total, sum(data))"]},
+         "source": ["ac.exercises.checkers.check_value('e', total, sum(data))"]},
     ]
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
@@ -259,9 +259,9 @@ def test_a_stub_called_by_its_check_cell_fails_the_check_not_the_cell(monkeypatc
                          "source": text.splitlines(keepends=True)}
     nb = {"cells": [code("def my_upper(t):\n    return t.upper()"),
                     code("got = [my_upper(t) for t in 'ab']\n"
-                         "ac.exercises.check_true('e1', got == ['A', 'B'], failure=f'got {got}')"),
+                         "ac.exercises.checkers.check_true('e1', got == ['A', 'B'], failure=f'got {got}')"),
                     code("def my_lower(t):\n    return t.lower()"),
-                    code("ac.exercises.check_function('e2', my_lower, str.lower, [('A',)])")]}
+                    code("ac.exercises.checkers.check_function('e2', my_lower, str.lower, [('A',)])")]}
     handout = student.student_notebook(nb)
     assert "return None" in "".join(handout["cells"][0]["source"])
     assert "NotImplementedError" in "".join(handout["cells"][2]["source"])

@@ -1,4 +1,4 @@
-"""The drawing primitives of aigc_course.diagrams."""
+"""The drawing primitives of aigc_course.viz.diagrams."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 
 import pytest
 
-from aigc_course.diagrams import draw
+from aigc_course.viz.diagrams import draw
 
 
 def test_primitives_draw_on_a_slide_shaped_canvas_and_attach_arrows_to_borders():

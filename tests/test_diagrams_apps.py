@@ -1,5 +1,5 @@
 """Smoke tests of the application chapters' schematic diagrams: chapter 11's assistant pipeline
-(aigc_course.diagrams.assistant) and chapter 12's monitoring pipeline (aigc_course.diagrams.apps)."""
+(aigc_course.viz.diagrams.assistant) and chapter 12's monitoring pipeline (aigc_course.viz.diagrams.apps)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
-from aigc_course.diagrams import apps, assistant
+from aigc_course.viz.diagrams import apps, assistant
 
 
 @pytest.mark.parametrize(("draw", "stages"), [

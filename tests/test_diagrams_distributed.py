@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 
 import pytest
 
-from aigc_course.diagrams import distributed
+from aigc_course.viz.diagrams import distributed
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5])

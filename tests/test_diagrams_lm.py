@@ -1,4 +1,4 @@
-"""Smoke tests of the schematic diagrams of chapters 07-08 (aigc_course.diagrams.lm)."""
+"""Smoke tests of the schematic diagrams of chapters 07-08 (aigc_course.viz.diagrams.lm)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
-from aigc_course.diagrams import lm as lm_diagrams
+from aigc_course.viz.diagrams import lm as lm_diagrams
 
 
 @pytest.mark.parametrize("draw", [lm_diagrams.lstm_cell, lm_diagrams.causal_attention, lm_diagrams.gpt_block,

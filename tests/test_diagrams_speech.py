@@ -1,4 +1,4 @@
-"""Smoke tests of the schematic diagrams of chapter 10 (aigc_course.diagrams.speech)."""
+"""Smoke tests of the schematic diagrams of chapter 10 (aigc_course.viz.diagrams.speech)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
-from aigc_course.diagrams import speech
+from aigc_course.viz.diagrams import speech
 
 
 @pytest.mark.parametrize("draw", [speech.tacotron, speech.tts_pipeline])

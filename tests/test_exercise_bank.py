@@ -1,4 +1,4 @@
-"""The answer bank (aigc_course.exercise_bank): every reference passes its own check, every known wrong answer
+"""The answer bank (aigc_course.exercises): every reference passes its own check, every known wrong answer
 gets its own explanation, the notebooks' one-line checks and metadata agree with the bank, and the student
 edition of a notebook holds neither a solution nor a reference."""
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import aigc_course as ac
-from aigc_course import exercise_bank as eb
-from aigc_course import exercises
+from aigc_course import exercises as eb
 from aigc_course.cli import main as cli_main
 from aigc_course.delivery import student, tag_solutions
+from aigc_course.exercises import checkers as exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -31,7 +31,7 @@ _CONTEXTS: dict[str, dict] = {}
 def _chapter_context(chapter: str) -> dict:
     """A chapter module's ``test_context()`` (what its experiment checks need), built once per chapter."""
     if chapter not in _CONTEXTS:
-        module = importlib.import_module(f"aigc_course.exercise_bank.ch{chapter}")
+        module = importlib.import_module(f"aigc_course.exercises.ch{chapter}")
         _CONTEXTS[chapter] = module.test_context() if hasattr(module, "test_context") else {}
     return _CONTEXTS[chapter]
 
@@ -185,7 +185,8 @@ def test_every_chapter_teaches_by_doing(path):
     goes through the bank (no first-edition check with its reference in the cell)."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     counts = eb.count_by_kind(cells)
-    assert counts["unclassified"] == 0, "a first-edition ac.exercises.check_* cell is left: move it into the bank"
+    assert counts["unclassified"] == 0, ("a first-edition ac.exercises.checkers.check_* cell is left: "
+                                         "move it into the bank")
     if path.stem[:2] != "00":
         assert counts["implement"] >= 2 and counts["experiment"] >= 1, counts
     for meta in eb.notebook_exercises(cells):

@@ -9,7 +9,8 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from aigc_course import exercises, viz
+from aigc_course import viz
+from aigc_course.exercises import checkers as exercises
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aigc_course import training
+from aigc_course.core import training
 from aigc_course.models import lm
 
 

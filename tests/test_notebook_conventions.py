@@ -1,4 +1,4 @@
-"""Every notebook follows the course conventions (aigc_course.conventions)."""
+"""Every notebook follows the course conventions (aigc_course.delivery.conventions)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from aigc_course.config import CHAPTERS
-from aigc_course.conventions import check_notebook, code, md, opening_cells, write_notebook
-from aigc_course.paths import notebooks_dir
+from aigc_course.core.config import CHAPTERS
+from aigc_course.core.paths import notebooks_dir
+from aigc_course.delivery.conventions import check_notebook, code, md, opening_cells, write_notebook
 
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
 
@@ -25,7 +25,7 @@ def test_notebook_follows_the_conventions(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_has_three_checked_exercises(path):
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    checks = sum(("ac.exercises.check_" in "".join(c["source"]) or "ac.check(" in "".join(c["source"]))
+    checks = sum(("ac.exercises.checkers.check_" in "".join(c["source"]) or "ac.check(" in "".join(c["source"]))
                  for c in cells if c["cell_type"] == "code")
     assert checks >= 3
 
@@ -35,7 +35,7 @@ def test_title_cell_states_the_time_of_the_profile_table(path):
     """The "Time" line a student reads is the chapter's row of the profile table, not a stale copy."""
     title = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
     times = " · ".join(f"`{p}` ≈ {m:g} min" for p, m in CHAPTERS[path.stem].minutes.items())
-    assert times in title, f"{path.stem}: the title cell should say {times!r} (aigc_course/config.py)"
+    assert times in title, f"{path.stem}: the title cell should say {times!r} (aigc_course/core/config.py)"
 
 
 def _good(tmp_path):
@@ -147,7 +147,7 @@ def exercise_check_problems(cells: list[dict]) -> list[str]:
         if cell["cell_type"] == "markdown":
             statement = src
             continue
-        if cell["cell_type"] != "code" or "ac.exercises.check_" not in src:
+        if cell["cell_type"] != "code" or "ac.exercises.checkers.check_" not in src:
             continue
         tree = ast.parse(src)
         assigned = {t.id: n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
@@ -155,7 +155,7 @@ def exercise_check_problems(cells: list[dict]) -> list[str]:
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                  and n.func.attr in CHECKERS]
         if not calls:
-            problems.append(f"cell {i}: mentions ac.exercises.check_ but calls none of {CHECKERS}")
+            problems.append(f"cell {i}: mentions ac.exercises.checkers.check_ but calls none of {CHECKERS}")
         for call in calls:
             kind = call.func.attr
             where = f"cell {i} {kind}({ast.unparse(call.args[0]) if call.args else ''})"
@@ -200,21 +200,25 @@ _THREE = '[(0, "a"), (2, "b"), (3, "c")]'
 @pytest.mark.parametrize(
     ("statement", "check", "problem"),
     [
-        ("**Ex**", 'ac.exercises.check_value("e", answer, 1, mistakes=[(0, "a"), (2, "b")])', "explains 2"),
-        ("**Ex**", 'ac.exercises.check_value("e", answer, 1)', "explains 0"),
-        ("**Ex**", 'ac.exercises.check_function("e", f, g, [(1,)], mistakes=[(h, "a"), (h, "b"), (k, "c")])',
+        ("**Ex**", 'ac.exercises.checkers.check_value("e", answer, 1, mistakes=[(0, "a"), (2, "b")])', "explains 2"),
+        ("**Ex**", 'ac.exercises.checkers.check_value("e", answer, 1)', "explains 0"),
+        ("**Ex**", 'ac.exercises.checkers.check_function("e", f, g, [(1,)], mistakes=[(h, "a"), (h, "b"), (k, "c")])',
          "explains 2"),  # the same wrong function twice counts once
-        ("**Ex**", f'ac.exercises.check_value("e", answer, 1, mistakes=[*{_THREE}])', "cannot be counted"),
-        ("**Ex**", 'ac.exercises.check_value("e", answer, 1, mistakes=[(0, "a"), (2, "b"), (3, "")])',
+        ("**Ex**", f'ac.exercises.checkers.check_value("e", answer, 1, mistakes=[*{_THREE}])', "cannot be counted"),
+        ("**Ex**", 'ac.exercises.checkers.check_value("e", answer, 1, mistakes=[(0, "a"), (2, "b"), (3, "")])',
          "cannot be counted"),  # an empty explanation does not count
         ('Which: `"x"`, `"y"` or `"z"`?',
-         'ac.exercises.check_choice("e", answer, "x", mistakes={"y": "no", "Y ": "no"})', "['z'] have no explanation"),
-        ('Which: `"x"`, `"y"` or `"z"`?', 'ac.exercises.check_choice("e", answer, "w", mistakes={"y": "1", "z": "2"})',
+         'ac.exercises.checkers.'
+         'check_choice("e", answer, "x", mistakes={"y": "no", "Y ": "no"})', "['z'] have no explanation"),
+        ('Which: `"x"`, `"y"` or `"z"`?', 'ac.exercises.checkers.'
+                                          'check_choice("e", answer, "w", mistakes={"y": "1", "z": "2"})',
          "not among the listed options"),
-        ("Which word?", 'ac.exercises.check_choice("e", answer, "x", mistakes={"y": "1", "z": "2"})', "explains 2"),
-        ("**Ex**", 'ms = [(f, "a"), (g, "b")]\nac.exercises.check_true("e", ok, failure=next(m for f, m in ms))',
+        ("Which word?", 'ac.exercises.checkers.'
+                        'check_choice("e", answer, "x", mistakes={"y": "1", "z": "2"})', "explains 2"),
+        ("**Ex**", 'ms = [(f, "a"), (g, "b")]\n'
+                   'ac.exercises.checkers.check_true("e", ok, failure=next(m for f, m in ms))',
          "explains 2"),
-        ("**Ex**", 'ac.exercises.check_true("e", ok, failure="look again")', "does not come from a list"),
+        ("**Ex**", 'ac.exercises.checkers.check_true("e", ok, failure="look again")', "does not come from a list"),
     ],
 )
 def test_mistake_rule_flags_each_shortfall(statement, check, problem):
@@ -225,14 +229,59 @@ def test_mistake_rule_flags_each_shortfall(statement, check, problem):
 @pytest.mark.parametrize(
     ("statement", "check"),
     [
-        ("**Ex**", f'ac.exercises.check_value("e", answer, 1, mistakes={_THREE})'),
-        ("**Ex**", f'ms = {_THREE}\nac.exercises.check_function("e", f, g, [(1,)], mistakes=ms)'),
-        ('Which: `"x"` or `"y"`?', 'ac.exercises.check_choice("e", answer, "x", mistakes={"y": "no"})'),
-        ('Which: `"x"`, `"y"` or `"z"`?', 'ac.exercises.check_choice("e", answer, "x", mistakes={"y": "1", "z": "2"})'),
-        ("Which word?", 'ac.exercises.check_choice("e", answer, "x", mistakes={"y": "1", "z": "2", "Zz": "2"})'),
-        ("True?", 'ac.exercises.check_choice("e", answer, True, mistakes={False: "no"})'),
-        ("**Ex**", f'ms = {_THREE}\nac.exercises.check_true("e", ok, failure=next(m for f, m in ms))'),
+        ("**Ex**", f'ac.exercises.checkers.check_value("e", answer, 1, mistakes={_THREE})'),
+        ("**Ex**", f'ms = {_THREE}\nac.exercises.checkers.check_function("e", f, g, [(1,)], mistakes=ms)'),
+        ('Which: `"x"` or `"y"`?', 'ac.exercises.checkers.check_choice("e", answer, "x", mistakes={"y": "no"})'),
+        ('Which: `"x"`, `"y"` or `"z"`?', 'ac.exercises.checkers.'
+                                          'check_choice("e", answer, "x", mistakes={"y": "1", "z": "2"})'),
+        ("Which word?", 'ac.exercises.checkers.'
+                        'check_choice("e", answer, "x", mistakes={"y": "1", "z": "2", "Zz": "2"})'),
+        ("True?", 'ac.exercises.checkers.check_choice("e", answer, True, mistakes={False: "no"})'),
+        ("**Ex**", f'ms = {_THREE}\nac.exercises.checkers.check_true("e", ok, failure=next(m for f, m in ms))'),
     ],
 )
 def test_mistake_rule_accepts_enough_explanations(statement, check):
     assert exercise_check_problems(_cells(statement, check)) == []
+
+
+def _executed_notebook() -> dict:
+    return {
+        "cells": [
+            {"cell_type": "code", "execution_count": 3, "id": "abc", "source": ["x = 1\n", "x"],
+             "metadata": {"tags": ["parameters"], "slideshow": {"slide_type": "slide"}, "scrolled": True,
+                          "execution": {"iopub.status.busy": "2026-12-04"}, "papermill": {"duration": 1.0},
+                          "ExecuteTime": {"end_time": "x"}},
+             "outputs": [{"output_type": "execute_result", "execution_count": 3, "data": {"text/plain": ["1"]},
+                          "metadata": {}}]},
+            {"cell_type": "markdown", "id": "def", "source": ["# Title"], "metadata": {"collapsed": False}},
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                     "papermill": {"parameters": {}}, "widgets": {"application/vnd.jupyter.widget-state+json": {}}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+
+
+def test_strip_removes_outputs_and_execution_metadata_and_keeps_the_rest():
+    from aigc_course.delivery.conventions import strip_notebook
+
+    nb = _executed_notebook()
+    assert strip_notebook(nb) is True
+    code, md = nb["cells"]
+    assert code["outputs"] == [] and code["execution_count"] is None
+    assert code["metadata"] == {"tags": ["parameters"], "slideshow": {"slide_type": "slide"}}
+    assert code["id"] == "abc" and md["id"] == "def" and md["metadata"] == {}
+    assert set(nb["metadata"]) == {"kernelspec"}
+    assert strip_notebook(nb) is False  # already stripped: nothing to do
+
+
+def test_strip_file_rewrites_only_what_needs_it(tmp_path):
+    from aigc_course.delivery.conventions import dumps, strip_file
+
+    path = tmp_path / "nb.ipynb"
+    path.write_text(dumps(_executed_notebook()), encoding="utf-8")
+    before = path.read_bytes()
+    assert strip_file(path, check=True) is True and path.read_bytes() == before  # --check writes nothing
+    assert strip_file(path) is True
+    stripped = path.read_bytes()
+    assert strip_file(path) is False and path.read_bytes() == stripped
+    assert json.loads(stripped)["cells"][0]["outputs"] == []

@@ -10,9 +10,9 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli
     import tomli as tomllib
 
-from aigc_course.config import RELEASE
-from aigc_course.conventions import colab_url
-from aigc_course.paths import notebooks_dir, project_root
+from aigc_course.core.config import RELEASE
+from aigc_course.core.paths import notebooks_dir, project_root
+from aigc_course.delivery.conventions import colab_url
 
 ROOT = project_root()
 PINS = {"torch": "2.11.0", "torchvision": "0.26.0", "torchaudio": "2.11.0"}

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from aigc_course import config, report, runner
-from aigc_course.conventions import code, md, write_notebook
+from aigc_course.core import config, report
+from aigc_course.delivery import runner
+from aigc_course.delivery.conventions import code, md, write_notebook
 
 
 def test_record_writes_json_with_targets_and_missed(isolated, capsys):
@@ -119,7 +120,7 @@ def test_relative_course_paths_become_absolute_before_a_kernel_starts(tmp_path, 
     runs: the runner and the test suite resolve it first."""
     import os
 
-    from aigc_course import paths
+    from aigc_course.core import paths
 
     (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "here")

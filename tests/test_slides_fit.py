@@ -24,8 +24,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from test_delivery import _assert_offline, _web_assets, chromium_command
 
+from aigc_course.core.paths import notebooks_dir
 from aigc_course.delivery import slide_layout, slides
-from aigc_course.paths import notebooks_dir
 
 OVERFLOW_SLACK = 1.05
 MAX_OVERFLOW_FRACTION = 0.10

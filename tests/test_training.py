@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from aigc_course import training
+from aigc_course.core import training
 
 
 def _build(config):

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from aigc_course.paths import project_root
+from aigc_course.core.paths import project_root
 
 ROOT = project_root()
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -1,13 +1,6 @@
 """Datasets: a hash-checked registry (mirror → cache → download) and loaders returning tensors."""
 
-from .audio import (
-    FSDD_SAMPLE_RATE,
-    LJSPEECH_SAMPLE_RATE,
-    SpokenDigit,
-    Utterance,
-    load_fsdd,
-    load_ljspeech_sample,
-)
+from .audio import FSDD_SAMPLE_RATE, LJSPEECH_SAMPLE_RATE, SpokenDigit, Utterance, load_fsdd, load_ljspeech_sample
 from .mnist import load_mnist, mnist_dataset, parse_idx
 from .movielens import MovieLens, load_movielens
 from .registry import (

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .. import paths
+from ..core import paths
 
 MANIFEST = Path(__file__).with_name("manifest.sha256")
 
@@ -63,12 +63,18 @@ class DatasetSpec:
     folder: str
     homepage: str
     license: str
-    used_in: tuple[str, ...]
     size_bytes: int
     file_url: Callable[[str], str] | None = None
     archive: Archive | None = None
     dir_digests: dict[str, str] = field(default_factory=dict)
     mirror_only: tuple[str, ...] = ()
+
+    @property
+    def used_in(self) -> tuple[str, ...]:
+        """The chapters (``"04"``, …) whose profile-table row lists this dataset: the rows are the only source."""
+        from ..core import config
+
+        return tuple(stem[:2] for stem, spec in sorted(config.CHAPTERS.items()) if self.name in spec.datasets)
 
     @property
     def files(self) -> dict[str, str]:
@@ -126,7 +132,6 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="MNIST/raw",
             homepage="http://yann.lecun.com/exdb/mnist/",
             license="CC BY-SA 3.0 (as commonly stated)",
-            used_in=("04", "05", "06", "14"),
             size_bytes=11_594_722,
             file_url=_under(_MNIST, "MNIST/raw"),
         ),
@@ -136,7 +141,6 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="tinyshakespeare",
             homepage="https://github.com/karpathy/char-rnn",
             license="public-domain text; char-rnn repository MIT",
-            used_in=("07", "08", "14", "15", "16"),
             size_bytes=1_115_394,
             file_url=lambda rel: "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/" + rel,
         ),
@@ -146,7 +150,6 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="fsdd",
             homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
             license="CC BY-SA 4.0",
-            used_in=("10",),
             size_bytes=21_133_399,
             archive=Archive(
                 "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/"
@@ -162,7 +165,6 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="ljspeech-sample",
             homepage="https://keithito.com/LJ-Speech-Dataset/",
             license="public domain",
-            used_in=("10",),
             size_bytes=9_787_479,
             file_url=_ljspeech_url,
             dir_digests={
@@ -175,7 +177,6 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="financial_sentiment",
             homepage="https://huggingface.co/datasets/zeroshot/twitter-financial-news-sentiment",
             license="MIT",
-            used_in=("09", "12", "14", "16"),
             size_bytes=1_087_956,
             file_url=_under(_FIN, "financial_sentiment"),
         ),
@@ -185,7 +186,6 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="movielens-small",
             homepage="https://grouplens.org/datasets/movielens/",
             license="GroupLens usage licence (research, non-commercial)",
-            used_in=("13",),
             size_bytes=3_303_135,
             archive=Archive(
                 "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip", "ml-latest-small/"
@@ -197,7 +197,6 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="chinese-poetry",
             homepage="https://github.com/chinese-poetry/chinese-poetry",
             license="MIT",
-            used_in=("08",),
             size_bytes=3_438_733,
             file_url=_under(_POETRY, "chinese-poetry"),
         ),
@@ -357,19 +356,52 @@ def _download(spec: DatasetSpec, cache: Path, wanted: Iterable[str]) -> None:
         _extract(spec, Path(archive), cache, wanted)
 
 
-def _extract(spec: DatasetSpec, archive: Path, cache: Path, wanted: list[str]) -> None:
-    """Copy the wanted members of a zip into the cache, each checked against its sha256."""
+MAX_EXPANSION = 4
+"""An archive may unpack the wanted members to at most this many times the dataset's ``size_bytes``."""
+
+
+def check_archive(spec: DatasetSpec, archive: Path, wanted: list[str]) -> dict[str, str]:
+    """Check a downloaded zip *before* anything is extracted: it is a zip (not, say, an error page), every
+    member's CRC holds, every wanted file is in it, and the wanted members do not unpack to more than
+    :data:`MAX_EXPANSION` × the dataset's size (a zip bomb). Returns ``{relpath: member}``; raises
+    :class:`DatasetIntegrityError` naming what is wrong. (Each member is checked against its sha256 as it is
+    extracted: :func:`_extract`.)"""
     import zipfile
 
+    source = spec.archive.url if spec.archive else str(archive)
+    if not zipfile.is_zipfile(archive):
+        head = archive.read_bytes()[:60]
+        raise DatasetIntegrityError(f"dataset {spec.name!r}: {source} is not a zip archive (it starts with "
+                                    f"{head!r}); nothing was extracted. Download it again or use a mirror.")
     folder = spec.folder.rstrip("/") + "/"
+    with zipfile.ZipFile(archive) as zf:
+        broken = zf.testzip()
+        if broken is not None:
+            raise DatasetIntegrityError(f"dataset {spec.name!r}: member {broken} of {source} fails its CRC check "
+                                        "(a damaged download); nothing was extracted. Download it again.")
+        infos = {info.filename: info for info in zf.infolist()}
+        members = {rel: spec.archive.member_prefix + rel[len(folder):] for rel in wanted}
+        missing = [rel for rel, member in members.items() if member not in infos]
+        if missing:
+            raise DatasetIntegrityError(f"dataset {spec.name!r}: {source} lacks " + ", ".join(missing[:5])
+                                        + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                                        + "; nothing was extracted.")
+        unpacked = sum(infos[m].file_size for m in members.values())
+        if unpacked > MAX_EXPANSION * spec.size_bytes:
+            raise DatasetIntegrityError(f"dataset {spec.name!r}: {source} would unpack to {unpacked:,} bytes, more "
+                                        f"than {MAX_EXPANSION} × the dataset's {spec.size_bytes:,}; not extracted.")
+    return members
+
+
+def _extract(spec: DatasetSpec, archive: Path, cache: Path, wanted: list[str]) -> None:
+    """Copy the wanted members of a zip into the cache once :func:`check_archive` passed, each checked
+    against its sha256 (a mismatching file is deleted)."""
+    import zipfile
+
+    members = check_archive(spec, archive, wanted)
     bad = []
     with zipfile.ZipFile(archive) as zf:
-        names = set(zf.namelist())
-        for rel in wanted:
-            member = spec.archive.member_prefix + rel[len(folder):]
-            if member not in names:
-                bad.append(f"{rel} (not in the archive)")
-                continue
+        for rel, member in members.items():
             target = cache / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".part")

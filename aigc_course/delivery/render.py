@@ -8,7 +8,7 @@ from typing import Any
 
 import nbformat
 
-from .. import paths
+from ..core import paths
 from . import web
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -19,7 +19,7 @@ WIDGET_NOTE = ('<p class="aigc-widget-note"><em>[interactive widget: open the no
 def chapter_sources(only: list[str] | None, build: Path | None) -> list[tuple[Path, bool]]:
     """``(notebook, executed)`` per chapter in reading order: ``build/notebooks/<stem>.ipynb`` when the
     runner produced it, else the stripped source in ``notebooks/``."""
-    from ..runner import discover
+    from .runner import discover
 
     build = build if build is not None else paths.build_dir()
     chosen = []

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import paths
-from ..course import CHAPTER_MAP, ChapterInfo
-from ..runner import format_value
+from ..core import paths
+from ..core.course import CHAPTER_MAP, ChapterInfo
 from . import render, templates, web
+from .runner import format_value
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 2em auto;
@@ -80,7 +80,7 @@ def _course_map_png() -> str:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from ..course import draw_course_map
+    from ..core.course import draw_course_map
 
     fig = draw_course_map(show=False)
     buffer = io.BytesIO()

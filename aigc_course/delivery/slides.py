@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import paths
+from ..core import paths
 from . import render, slide_layout, templates, web
 
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import paths
+from ..core import paths
 from .tag_solutions import TAG, _dump, _stored_names, find_solution_cells, is_check_cell, layout_of, source
 
 TODO = "# your code here"
@@ -192,7 +192,7 @@ def build(kind: str, only: Sequence[str] | None = None, *, out: Path | None = No
     Loses nothing: ``out`` may not be the folder of the source notebooks, and an existing notebook in ``out`` that
     differs from its new copy (a student's work, perhaps) is overwritten only with ``force``; both are refused
     before anything is written."""
-    from ..runner import discover
+    from .runner import discover
 
     if kind not in ("student", "instructor"):
         raise ValueError(f"kind must be 'student' or 'instructor', not {kind!r}")

@@ -1,7 +1,7 @@
 """Tag each exercise's solution cell ``solution`` in the source notebooks (idempotent).
 
 A course notebook ends with exercises: a code cell with the student's answer (``def my_kl(...)``,
-``answer_3 = "kl"``) followed by a checking cell that calls ``ac.exercises.check_*`` or, for an exercise of
+``answer_3 = "kl"``) followed by a checking cell that calls ``ac.exercises.checkers.check_*`` or, for an exercise of
 the answer bank, ``ac.check("NN.name", answer)``. For every
 checking cell, the solution cells are the code cells just before it (back to the previous markdown
 or checking cell) that define a name the checking cell reads. Those get the tag; nothing else in
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 TAG = "solution"
-CHECK_CALL = "exercises.check_"
-BANK_CHECK_CALL = "ac.check("  # a one-line check against the answer bank (aigc_course.exercise_bank)
+CHECK_CALL = "exercises.checkers.check_"
+BANK_CHECK_CALL = "ac.check("  # a one-line check against the answer bank (aigc_course.exercises)
 
 
 def source(cell: dict[str, Any]) -> str:
@@ -112,7 +112,7 @@ def _dump(nb: dict[str, Any], layout: tuple[bool, bool, str] = (False, False, "\
 
 def layout_of(text: str) -> tuple[bool, bool, str]:
     """``(sort_keys, ensure_ascii, ending)`` that reproduce ``text`` with ``json.dumps(indent=1)``:
-    the layout of :func:`aigc_course.conventions.write_notebook` (file key order), nbformat's (sorted
+    the layout of :func:`aigc_course.delivery.conventions.write_notebook` (file key order), nbformat's (sorted
     keys) and their variants; the conventions' layout when none matches."""
     nb = json.loads(text)
     for layout in ((False, False, "\n"), (True, False, "\n"), (False, True, "\n"), (True, True, "\n"),
@@ -143,7 +143,7 @@ def tag_notebook(path: Path, *, write: bool = True) -> tuple[list[int], list[int
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..paths import notebooks_dir
+    from ..core.paths import notebooks_dir
 
     parser = argparse.ArgumentParser(prog="python -m aigc_course.delivery.tag_solutions", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -30,9 +30,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import config, training
+from ..core import config, training
+from ..core.report import artifact_dir
 from ..datasets import load_mnist
-from ..report import artifact_dir
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..training import count_parameters  # noqa: F401  (re-exported: chapter 06 calls diffusion.count_parameters)
+from ..core.training import count_parameters  # noqa: F401  (re-exported: chapter 06 calls diffusion.count_parameters)
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..training import TrainingSession, warmup_cosine_lr
+from ..core.training import TrainingSession, warmup_cosine_lr
 
 
 # --------------------------------------------------------------------------------------------
@@ -669,12 +669,12 @@ def shakespeare_lm(
 ):
     """The course's char-``"lstm"`` or char-``"gpt"`` on Tiny Shakespeare: loaded from its checkpoint,
     or trained (within the component's time budget) and cached. Returns ``(trained, data)``: a
-    :class:`~aigc_course.training.Trained` (``.model``, ``.history`` with ``step``/``seconds``/
+    :class:`~aigc_course.core.training.Trained` (``.model``, ``.history`` with ``step``/``seconds``/
     ``train_loss``/``val_loss``, ``.extra``) and the :class:`CharData`.
 
     Hyper-parameters come from the ``char_lstm`` / ``char_gpt`` rows of the profile table;
     ``overrides`` change single entries (a different cache key, so a separate checkpoint)."""
-    from .. import config, training
+    from ..core import config, training
 
     prof = config.resolve_profile(profile)
     hp = {**dict(config.component(f"char_{kind}", prof)), **overrides}

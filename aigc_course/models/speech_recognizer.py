@@ -36,10 +36,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import audio as ac_audio
-from .. import config, training
+from ..core import config, training
 from ..datasets.audio import load_fsdd
 from ..metrics.audio import digit_error_rate
+from . import audio as ac_audio
 from . import tts
 
 BLANK = 0

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..training import count_parameters  # noqa: F401  (re-exported for chapter 09)
+from ..core.training import count_parameters  # noqa: F401  (re-exported for chapter 09)
 
 PAD_ID = 0
 

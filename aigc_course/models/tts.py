@@ -34,8 +34,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import audio as ac_audio
-from ..training import count_parameters
+from ..core.training import count_parameters
+from . import audio as ac_audio
 
 # --------------------------------------------------------------------------------------------
 # Text front end

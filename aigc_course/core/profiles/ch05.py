@@ -1,0 +1,42 @@
+"""Profile-table row of chapter 05: Variational autoencoders."""
+
+from __future__ import annotations
+
+from ..config import ChapterSpec, register
+
+register(
+    ChapterSpec(
+        stem="05_vae",
+        title="Variational autoencoders",
+        branch="image generation",
+        summary=("the ELBO, KL in closed form, reparameterisation vs score function, conv VAE in nats, latent "
+                 "manifold, β"),
+        base={
+            "kl_dim": 4, "kl_mc_samples": 2_000_000, "grad_var_dims": (1, 2, 4, 8, 16, 32, 64),
+            "grad_var_samples": 20_000, "grad_var_shift": 1.0,
+            "latent_dim": 16, "channels": 16, "hidden": 256, "batch_size": 64, "lr": 2e-3, "warmup_frac": 0.05,
+            "epochs": 10, "train_limit": None, "test_limit": None,
+            "latent2_epochs": 2, "manifold_n": 20, "interp_steps": 10,
+            "betas": (0.25, 0.5, 1.0, 2.0, 4.0), "beta_epochs": 1, "beta_train_limit": 20_000, "beta_lr": 1e-3,
+            "beta_samples": 8,
+            "iwae_k": 50, "iwae_images": 500, "save_samples": 2000, "inactive_kl": 0.01,
+        },
+        profiles={
+            "smoke": {"kl_mc_samples": 50_000, "grad_var_samples": 2000, "grad_var_dims": (1, 4, 16),
+                      "epochs": 1, "train_limit": 2000, "test_limit": 500, "latent2_epochs": 1, "manifold_n": 8,
+                      "betas": (0.5, 2.0), "beta_train_limit": 1000, "iwae_k": 5, "iwae_images": 100,
+                      "save_samples": 1000},
+            "full": {"channels": 32, "hidden": 512, "latent_dim": 32, "lr": 1e-3, "batch_size": 128, "epochs": 40,
+                     "latent2_epochs": 20, "beta_epochs": 5, "beta_train_limit": None, "iwae_k": 500,
+                     "iwae_images": 10_000, "save_samples": 10_000},
+        },
+        targets={
+            "fast": {"vae_test_nelbo_nats": "<= 100", "kl_closed_form_mc_abs_err": "< 0.01",
+                     "reparam_vs_score_variance_ratio": "> 10"},
+            "full": {"vae_test_nelbo_nats": "<= 90", "kl_closed_form_mc_abs_err": "< 0.01",
+                     "reparam_vs_score_variance_ratio": "> 10"},
+        },
+        datasets=("mnist",),
+        minutes={"smoke": 0.6, "fast": 5.0, "full": 8.0},
+    )
+)

@@ -1,0 +1,51 @@
+"""Profile-table row of chapter 06: Diffusion and flow matching."""
+
+from __future__ import annotations
+
+from ..config import ChapterSpec, register
+
+register(
+    ChapterSpec(
+        stem="06_diffusion",
+        title="Diffusion and flow matching",
+        branch="image generation",
+        summary=("DDPM forward process and ε-prediction, the score and Tweedie's formula, a 2-D toy with exact "
+                 "scores, a small UNet, DDIM, a classifier-free-guidance sweep, a trained flow-matching model; GAN vs "
+                 "VAE vs diffusion vs flow matching"),
+        base={
+            "schedule": "cosine", "T": 400, "check_images": 256, "check_groups": 64,
+            # the 2-D toy (§4, §5, §10): the ring of chapter 03
+            "toy_T": 100, "toy_ring_std": 0.05, "toy_points": 20000, "toy_hidden": 128, "toy_depth": 3,
+            "toy_lr": 2e-3, "toy_steps": 3000, "toy_batch": 512, "toy_eval": 2000, "toy_n_sigma": 3.0,
+            "toy_quiver": 21, "toy_paths": 40, "toy_euler_steps": 10,
+            # MNIST: one UNet on 2x2 pixel blocks, trained with the same budget for ε-prediction and flow matching
+            "channels": (32, 64), "blocks": 1, "emb_dim": 128, "num_classes": 10, "patch": 2,
+            "batch_size": 64, "lr": 2e-3, "warmup": 50, "train_steps": 900, "ckpt_every": 100,
+            "p_uncond": 0.1, "ema_decay": 0.995, "train_limit": None,
+            "ddim_steps": 10, "ddim_eta": 1.0, "guidance": 3.0, "sample_batch": 500, "n_save": 2000,
+            "cfg_sweep": (0.0, 1.0, 3.0, 5.0), "sweep_n": 1000, "compare_steps": (5, 10, 20), "compare_n": 200,
+            "ancestral_images": 6, "demo_steps": (5, 10, 20), "demo_guidance": (0.0, 1.0, 5.0),
+        },
+        profiles={
+            "smoke": {"T": 50, "check_images": 16, "check_groups": 4, "toy_T": 20, "toy_points": 2000,
+                      "toy_steps": 30, "toy_eval": 400, "toy_paths": 8, "toy_quiver": 9,
+                      "channels": (8, 16), "emb_dim": 32, "batch_size": 16,
+                      "train_steps": 10, "ckpt_every": 5, "warmup": 5, "train_limit": 2000, "ddim_steps": 3,
+                      "n_save": 300, "ancestral_images": 4, "demo_steps": (2, 3), "demo_guidance": (0.0,),
+                      "cfg_sweep": (0.0, 3.0), "sweep_n": 100, "compare_steps": (2, 3), "compare_n": 50},
+            "full": {"T": 1000, "channels": (64, 128), "blocks": 2, "train_steps": 12000, "ckpt_every": 1000,
+                     "batch_size": 128, "lr": 1e-3, "ema_decay": 0.999, "ddim_steps": 50, "guidance": 2.0,
+                     "cfg_sweep": (0.0, 1.0, 2.0, 3.0, 5.0), "sweep_n": 2000, "compare_steps": (10, 25, 50),
+                     "compare_n": 2000,
+                     "n_save": 10000, "toy_steps": 5000},
+        },
+        targets={
+            profile: {"forward_closed_form_max_err": "< 0.02", "forward_closed_form_max_z": "< 5",
+                      "tweedie_max_err": "< 1e-9", "toy2d_modes_covered": ">= 7",
+                      "diffusion_cond_accuracy": accuracy, "flow_matching_cond_accuracy": accuracy}
+            for profile, accuracy in (("fast", ">= 0.85"), ("full", ">= 0.97"))
+        },
+        datasets=("mnist",),
+        minutes={"smoke": 0.5, "fast": 6, "full": 10},  # fast: 321 s in a run of 00-06 from empty checkpoints
+    )
+)

@@ -1,0 +1,278 @@
+"""The course runner: execute every notebook with papermill and report time and quality.
+
+``aigc-course run [--profile P] [--only 03,04] [--out build] [--strict]`` writes, under ``out``:
+
+- ``notebooks/<stem>.ipynb`` — the executed notebooks (also for a failed one, up to its error),
+- ``html/<stem>.html`` — an HTML copy of each,
+- ``metrics/<stem>.json`` — what each notebook's last cell recorded,
+- ``artifacts/<stem>/`` — samples that generative chapters save,
+- ``report.json`` and ``report.md`` — the summary (schema in :func:`run_course`).
+
+A failed notebook does not stop the others; the exit status is non-zero when one failed (and,
+with ``--strict``, when a target was missed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from ..core import config, paths
+from ..core.report import read_record
+
+DEFAULT_TIMEOUT = {"smoke": 300, "fast": 900, "full": 1800}
+"""Per-cell execution timeout (seconds) for each profile."""
+
+
+def discover(only: Sequence[str] | None = None, folder: Path | None = None) -> list[Path]:
+    """Notebooks in reading order (``NN_name.ipynb``); ``only`` keeps those whose number or
+    stem is listed (``["03", "04_image_gans"]``). An unknown entry is an error."""
+    folder = folder or paths.notebooks_dir()
+    books = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if not only:
+        return books
+    wanted = [w.strip() for w in only if w.strip()]
+    chosen = [p for p in books if any(p.stem == w or p.stem.split("_", 1)[0] == w.zfill(2) for w in wanted)]
+    unknown = [w for w in wanted if not any(p.stem == w or p.stem.split("_", 1)[0] == w.zfill(2) for p in books)]
+    if unknown:
+        names = ", ".join(p.stem for p in books)
+        raise ValueError(f"no notebook matches {', '.join(unknown)}; the course has: {names}")
+    return chosen
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _error_summary(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", None)
+    if ename:
+        return f"{ename}: {getattr(exc, 'evalue', '')}".strip()
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def _export_html(executed: Path, target: Path) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(executed, as_version=4)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body, encoding="utf-8")
+
+
+def run_notebook(path: Path, profile: str, out: Path, *, timeout: int | None = None) -> dict[str, Any]:
+    """Execute one notebook; returns its entry of ``report.json`` (never raises for its errors)."""
+    import papermill as pm
+
+    from ..core.paths import absolute_env
+
+    absolute_env()  # the kernel runs in notebooks/: a relative AIGC_COURSE_DATA must not move with it
+    stem = path.stem
+    executed = out / "notebooks" / path.name
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    metrics_dir = out / "metrics"
+    (metrics_dir / f"{stem}.json").unlink(missing_ok=True)
+    status, error = "ok", None
+    start = time.perf_counter()
+    with _environ(
+        AIGC_COURSE_NOTEBOOK=stem,
+        AIGC_COURSE_BUILD=str(out),
+        AIGC_COURSE_PROFILE=profile,
+        AIGC_COURSE_STRICT_EXERCISES="1",
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+    ):
+        try:
+            pm.execute_notebook(
+                str(path),
+                str(executed),
+                parameters={"PROFILE": profile},
+                cwd=str(path.parent),
+                kernel_name="python3",
+                progress_bar=False,
+                execution_timeout=timeout or DEFAULT_TIMEOUT[profile],
+            )
+        except Exception as exc:  # papermill raises PapermillExecutionError, but also kernel deaths
+            status, error = "failed", _error_summary(exc)
+    seconds = round(time.perf_counter() - start, 1)
+    record = read_record(stem, metrics_dir)
+    if status == "ok" and record is None:
+        status, error = "failed", "the notebook ran but recorded no figures (its last cell must call record)"
+    metrics = record["metrics"] if record else {}
+    targets = config.chapter(stem).targets_for(profile) if stem in config.CHAPTERS else {}
+    entry: dict[str, Any] = {
+        "name": stem,
+        "status": status,
+        "seconds": seconds,
+        "metrics": metrics,
+        "targets": targets,
+        "missed": config.missed_targets(metrics, targets) if status == "ok" else sorted(targets),
+    }
+    if error:
+        entry["error"] = error
+    if executed.is_file():
+        try:
+            _export_html(executed, out / "html" / f"{stem}.html")
+        except Exception as exc:  # HTML is a convenience; never lose the report over it
+            entry.setdefault("warnings", []).append(f"HTML export failed: {_error_summary(exc)}")
+    return entry
+
+
+def guard_output(out_dir: Path, books: Sequence[Path]) -> None:
+    """Refuse an output folder whose executed copies (``<out>/notebooks/*.ipynb``) or reports would land on the
+    source notebooks: ``--out .`` in the checkout, ``--out notebooks`` (or a folder inside it), or the same through
+    ``AIGC_COURSE_BUILD``. Raises ``ValueError`` naming the folder, before anything runs."""
+    sources = {p.parent.resolve() for p in books}
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"the output folder {out_dir} is a file: give a folder to --out (or AIGC_COURSE_BUILD)")
+    if (out_dir / "notebooks") in sources or any(out_dir == s or s in out_dir.parents for s in sources):
+        raise ValueError(f"the output folder {out_dir} would put executed notebooks over the source notebooks in "
+                         f"{', '.join(map(str, sorted(sources)))}: use --out build (or AIGC_COURSE_BUILD) outside "
+                         "them")
+
+
+def run_course(
+    *,
+    profile: str | None = None,
+    only: Sequence[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    timeout: int | None = None,
+    progress: bool = True,
+    notebooks: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Run the notebooks and write ``report.json`` / ``report.md``; returns the report.
+
+    Schema: ``{"profile", "device", "torch", "started", "notebooks": [{"name", "status",
+    "seconds", "metrics", "targets", "missed"}]}`` (a failed entry also has ``"error"``).
+    ``notebooks`` is the folder to run (default: ``notebooks/`` of the checkout).
+    """
+    prof = config.resolve_profile(profile)
+    out_dir = Path(out).resolve() if out else paths.build_dir().resolve()
+    books = discover(only, Path(notebooks) if notebooks else None)
+    guard_output(out_dir, books)
+    report: dict[str, Any] = {
+        "profile": prof,
+        "device": str(config.resolve_device()),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "notebooks": [],
+    }
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the output folder {out_dir} ({exc.strerror or exc}): give a writable "
+                         "folder to --out (or AIGC_COURSE_BUILD)") from None
+    earlier = earlier_entries(out_dir, prof)
+    bar = tqdm(books, desc=f"course ({prof})", unit="notebook", disable=not progress)
+    for book in bar:
+        bar.set_postfix_str(book.stem)
+        try:
+            entry = run_notebook(book, prof, out_dir, timeout=timeout)
+        except Exception as exc:  # a runner bug on one notebook must not lose the others
+            entry = {"name": book.stem, "status": "failed", "seconds": 0.0, "metrics": {}, "targets": {},
+                     "missed": [], "error": f"runner: {_error_summary(exc)}",
+                     "traceback": traceback.format_exc(limit=5)}
+        report["notebooks"].append(entry)
+        tqdm.write(_one_line(entry))
+        write_report(merged(report, earlier), out_dir)  # after each notebook, so a crash keeps what is done
+    return report
+
+
+def earlier_entries(out_dir: Path, profile: str) -> list[dict[str, Any]]:
+    """The notebook entries of an earlier run's ``report.json`` in ``out_dir`` with the same ``profile``, to be kept
+    beside this run's (two runs sharing an output folder add up instead of the second dropping the first). A report
+    of another profile is moved aside to ``report.<its profile>.json`` / ``.md``, not overwritten; an unreadable one
+    to ``report.unreadable.json``."""
+    path = out_dir / "report.json"
+    if not path.is_file():
+        return []
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        entries, old_profile = list(old["notebooks"]), str(old["profile"])
+    except (ValueError, KeyError, TypeError):
+        path.replace(out_dir / "report.unreadable.json")
+        return []
+    if old_profile == profile:
+        return entries
+    for suffix in (".json", ".md"):
+        if (out_dir / f"report{suffix}").is_file():
+            (out_dir / f"report{suffix}").replace(out_dir / f"report.{old_profile}{suffix}")
+    return []
+
+
+def merged(report: dict[str, Any], earlier: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``report`` with the ``earlier`` entries of notebooks it did not run, in notebook order."""
+    names = {e["name"] for e in report["notebooks"]}
+    entries = [e for e in earlier if e["name"] not in names] + list(report["notebooks"])
+    return {**report, "notebooks": sorted(entries, key=lambda e: e["name"])}
+
+
+def _one_line(entry: dict[str, Any]) -> str:
+    mark = "ok    " if entry["status"] == "ok" else "FAILED"
+    missed = f" · missed: {', '.join(entry['missed'])}" if entry["missed"] else ""
+    error = f" · {entry['error']}" if entry.get("error") else ""
+    return f"{mark} {entry['name']:<28} {entry['seconds']:>7.1f} s{missed}{error}"
+
+
+def format_value(value: Any) -> str:
+    """A recorded figure as the reports show it (floats to 4 significant digits)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def write_report(report: dict[str, Any], out: Path) -> None:
+    """Write ``report.json`` and the human-readable ``report.md`` into ``out``."""
+    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    lines = [
+        "# aigc-course run report",
+        "",
+        f"profile **{report['profile']}** · device {report['device']} · torch {report['torch']} · "
+        f"started {report['started']}",
+        "",
+        "| notebook | status | seconds | figures | missed targets |",
+        "| --- | --- | ---: | --- | --- |",
+    ]
+    for nb in report["notebooks"]:
+        figures = "<br>".join(
+            f"{k} = {format_value(v)}" + (f" (target {nb['targets'][k]})" if k in nb["targets"] else "")
+            for k, v in nb["metrics"].items()
+        )
+        status = nb["status"] + (f": {nb['error'].splitlines()[0]}" if nb.get("error") else "")
+        lines.append(
+            f"| {nb['name']} | {status} | {nb['seconds']:.1f} | {figures or '—'} | "
+            f"{', '.join(nb['missed']) or '—'} |"
+        )
+    total = sum(nb["seconds"] for nb in report["notebooks"])
+    lines += ["", f"Total: {total:.1f} s over {len(report['notebooks'])} notebooks."]
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def exit_status(report: dict[str, Any], *, strict: bool = False) -> int:
+    """0 when all notebooks ran (and, with ``strict``, met their targets); 1 otherwise."""
+    failed = any(nb["status"] != "ok" for nb in report["notebooks"])
+    missed = any(nb["missed"] for nb in report["notebooks"])
+    return 1 if failed or (strict and missed) else 0
