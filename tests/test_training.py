@@ -111,20 +111,91 @@ def test_weights_only_loading_refuses_arbitrary_objects(tmp_path):
         training.load_checkpoint(path)
 
 
-def test_fit_learns_and_resumes_with_a_session(tmp_path):
+def _regression_step(model, x, y, opt, gen_box, clip=None):
+    def loss_fn(i):
+        idx = torch.randint(0, len(x), (8,), generator=gen_box[0])
+        return nn.functional.mse_loss(model(x[idx]), y[idx])
+
+    return training.loss_step(loss_fn, opt, clip=clip)
+
+
+def _reseed(gen_box, seed=0):
+    def start(chunk, first):
+        gen_box[0] = torch.Generator().manual_seed(seed * 1000 + chunk)  # data order per chunk: resumable
+
+    return start
+
+
+def _steps_trainer(total, chunk, interrupt_at=None, logdir=None):
     x, y = _data()
-    loader = [(x[i: i + 16], y[i: i + 16]) for i in range(0, 64, 16)]
-    model = _build({"width": 3})
-    opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    loss_fn = lambda m, batch: nn.functional.mse_loss(m(batch[0]), batch[1])
-    session = training.TrainingSession(tmp_path / "p.pt", model)
-    history = training.fit(model, loader, loss_fn, opt, 30, session=session, progress=False,
-                           evaluate=lambda m: {"val": nn.functional.mse_loss(m(x), y).item()},
-                           logdir=tmp_path / "tb")
-    assert history["loss"][-1] < 0.05 * history["loss"][0]
-    assert len(history["val"]) == 30 and session.start_epoch == 30
+
+    def train(model, session):
+        opt = torch.optim.Adam(model.parameters(), lr=0.05)
+        gen_box = [None]
+        step = _regression_step(model, x, y, opt, gen_box)
+
+        def maybe_interrupt(i):
+            if i == interrupt_at:
+                raise KeyboardInterrupt
+            return step(i)
+
+        training.run_steps(maybe_interrupt, total=total, chunk=chunk, optimizers=[opt], session=session,
+                           chunk_start=_reseed(gen_box),
+                           lr_at=lambda i, t: training.warmup_cosine_lr(i, total, 0.2, 5),
+                           evaluate=lambda: {"val": nn.functional.mse_loss(model(x), y).item()}, logdir=logdir)
+        return {}
+
+    return train
+
+
+def test_run_steps_learns_logs_a_row_per_chunk_and_writes_tensorboard(tmp_path):
+    done = training.load_or_train("steps", {"width": 3}, _build, _steps_trainer(60, 20, logdir=tmp_path / "tb"),
+                                  folder=tmp_path)
+    h = done.history
+    assert h["step"] == [20, 40, 60] and len(h["loss"]) == len(h["val"]) == 3
+    assert h["seconds"] == sorted(h["seconds"]) and h["seconds"][0] > 0
+    assert h["val"][-1] < 0.2 * h["val"][0]
     assert list((tmp_path / "tb").glob("events.out.tfevents.*")), "TensorBoard scalars were written"
-    assert training.load_checkpoint(tmp_path / "p.pt")["epoch"] == 30
+
+
+def test_run_steps_resumes_at_its_last_chunk_to_the_same_weights(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        training.load_or_train("steps", {"width": 3}, _build, _steps_trainer(60, 20, interrupt_at=45), folder=tmp_path)
+    resumed = training.load_or_train("steps", {"width": 3}, _build, _steps_trainer(60, 20), folder=tmp_path)
+    assert resumed.history["step"] == [20, 40, 60], "the first attempt's rows are kept, chunk 3 is redone"
+    straight = training.load_or_train("steps", {"width": 3}, _build, _steps_trainer(60, 20), folder=tmp_path / "b")
+    for a, b in zip(resumed.model.parameters(), straight.model.parameters()):
+        assert torch.equal(a, b)
+    assert resumed.history["loss"] == straight.history["loss"]
+
+
+def test_run_steps_stops_on_its_time_budget_and_sets_every_optimizers_rate():
+    import time
+
+    a, b = (torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0) for _ in range(2))
+    rates = []
+
+    def step(i):
+        rates.append((a.param_groups[0]["lr"], b.param_groups[0]["lr"]))
+        time.sleep(0.01)
+        return {"x": float(i)}
+
+    history = training.run_steps(step, total=None, chunk=4, optimizers=[a, b], seconds=0.1,
+                                 lr_at=lambda i, elapsed: 1.0 / (i + 1))
+    n = len(rates)
+    assert 8 <= n <= 13 and history["step"][-1] == n  # 0.1 s of 0.01 s steps (a slow machine: fewer)
+    assert history["seconds"][-1] >= 0.1
+    assert rates == [(1.0 / (i + 1), 1.0 / (i + 1)) for i in range(n)]
+    assert history["x"][0] == 1.5  # the mean of the first chunk's steps 0..3
+
+
+def test_run_steps_can_log_every_step_and_loss_step_clips():
+    w = nn.Parameter(torch.tensor([10.0]))
+    opt = torch.optim.SGD([w], lr=1.0)
+    step = training.loss_step(lambda i: (100 * w).sum(), opt, clip=0.5)
+    history = training.run_steps(step, total=3, chunk=2, optimizers=[opt], log_steps=True)
+    assert history["loss"] == [1000.0, 950.0, 900.0]  # the gradient 100 clipped to norm 0.5: w falls by 0.5
+    assert history["step"] == [2, 3] and "loss" in history
 
 
 def test_config_hash_is_order_independent():

@@ -165,32 +165,24 @@ def train_robust_classifier(base: MNISTClassifier, base_config: Mapping[str, Any
             images, labels = images[: hp["train_limit"]], labels[: hp["train_limit"]]
         x_all = to_unit(images)
         opt = torch.optim.AdamW(model.parameters(), lr=hp["adv_lr"], weight_decay=1e-4)
-        chunks = math.ceil(hp["adv_steps"] / hp["adv_chunk"])
-        start = session.restore(opt)
-        g = torch.Generator().manual_seed(1000 + start)
-        seconds = session.history.get("seconds", [0.0])[-1]
-        bar = tqdm(total=hp["adv_steps"], initial=start * hp["adv_chunk"], desc="adversarial training",
-                   disable=not progress)
-        for chunk in range(start, chunks):
-            t0 = time.perf_counter()
-            losses = []
-            for step in range(chunk * hp["adv_chunk"], min((chunk + 1) * hp["adv_chunk"], hp["adv_steps"])):
-                idx = torch.randint(0, len(x_all), (hp["adv_batch"],), generator=g)
-                xb, yb = x_all[idx], labels[idx]
-                adv = pgd(model, xb, yb, hp["adv_eps"], hp["adv_pgd_steps"], generator=g)
-                model.train()
-                for group in opt.param_groups:
-                    group["lr"] = training.warmup_cosine_lr(step, hp["adv_steps"], hp["adv_lr"], 10)
-                loss = F.cross_entropy(model(adv), yb.to(device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                bar.update(1)
-            seconds += time.perf_counter() - t0
-            session.log(loss=float(np.mean(losses)), seconds=seconds)
-            session.save(chunk, opt)
-        bar.close()
+        g = torch.Generator()
+
+        def seed(chunk: int, first: bool) -> None:
+            if first:  # one generator for the call, seeded by the chunk it starts (resumes) at
+                g.manual_seed(1000 + chunk)
+
+        def loss_fn(step: int) -> torch.Tensor:
+            idx = torch.randint(0, len(x_all), (hp["adv_batch"],), generator=g)
+            xb, yb = x_all[idx], labels[idx]
+            adv = pgd(model, xb, yb, hp["adv_eps"], hp["adv_pgd_steps"], generator=g)
+            model.train()
+            return F.cross_entropy(model(adv), yb.to(device))
+
+        history = training.run_steps(
+            training.loss_step(loss_fn, opt), total=hp["adv_steps"], chunk=hp["adv_chunk"], optimizers=[opt],
+            session=session, chunk_start=seed, desc="adversarial training" if progress else None,
+            lr_at=lambda step, elapsed: training.warmup_cosine_lr(step, hp["adv_steps"], hp["adv_lr"], 10))
+        seconds = history["seconds"][-1]
         model.eval()
         return {"train_seconds": seconds}
 

@@ -1,4 +1,4 @@
-"""Training plumbing: a small ``fit`` loop with progress bars, and ``load_or_train`` checkpoints.
+"""Training plumbing: the course's one resumable step loop (:func:`run_steps`) and ``load_or_train`` checkpoints.
 
 Checkpoints are keyed by a hash of the configuration, so a changed config never loads a stale
 file; they are written atomically (temporary file + ``os.replace``) and loaded with
@@ -14,11 +14,12 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -247,69 +248,124 @@ def warmup_cosine_lr(step: int, total: int, peak: float, warmup: int) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# A small fit loop
+# The course's one training loop
 # --------------------------------------------------------------------------------------------
-def _to(batch: Any, device: torch.device | str | None) -> Any:
-    if device is None:
-        return batch
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device)
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to(b, device) for b in batch)
-    return batch
-
-
-def fit(
-    model: nn.Module,
-    loader: Iterable[Any],
-    loss_fn: Callable[[nn.Module, Any], torch.Tensor],
-    optimizer: torch.optim.Optimizer,
-    epochs: int,
+def run_steps(
+    step: Callable[[int], Mapping[str, float]],
     *,
+    total: int | None,
+    chunk: int,
+    optimizers: Sequence[torch.optim.Optimizer] = (),
     session: TrainingSession | None = None,
-    evaluate: Callable[[nn.Module], Mapping[str, float]] | None = None,
-    device: torch.device | str | None = None,
+    seconds: float | None = None,
+    lr_at: Callable[[int, float], float] | None = None,
+    chunk_start: Callable[[int, bool], None] | None = None,
+    evaluate: Callable[[], Mapping[str, float]] | None = None,
+    on_chunk: Callable[[int, dict[str, float]], None] | None = None,
+    log_steps: bool = False,
+    desc: str | None = None,
     logdir: str | os.PathLike[str] | None = None,
-    desc: str = "train",
-    progress: bool = True,
 ) -> dict[str, list[float]]:
-    """Train ``model`` for ``epochs`` epochs; returns the history (``loss`` per epoch, plus eval).
+    """The resumable step loop every trainer of the course runs; the caller writes the step, the loop the rest.
 
-    ``loss_fn(model, batch)`` returns the scalar loss of one batch; the loop does the classic
-    ``zero_grad → backward → step``. ``evaluate(model)`` (optional) runs after each epoch in
-    ``eval`` mode without gradients. With ``session`` the loop resumes and checkpoints per epoch;
-    with ``logdir`` it also writes TensorBoard scalars there.
+    ``step(i)`` does update ``i`` (0-based) — draw a batch, compute the loss, ``backward``, the optimizer steps,
+    an EMA — and returns the figures to log (floats); :func:`loss_step` writes the usual one-optimizer step from a
+    loss function. Before each step the loop sets every parameter group of ``optimizers`` to
+    ``lr_at(i, elapsed)`` (``elapsed``: seconds of training so far). Steps come in chunks of ``chunk``; a chunk
+    starts with ``chunk_start(c, first)`` (``first`` is true for the first chunk of this call: seed generators
+    there) and ends with a history row ``step`` (steps done), ``seconds`` (training time, evaluation excluded),
+    the chunk's mean of every figure (with ``log_steps``: every step's figures are logged instead) and
+    ``evaluate()``'s figures; then ``on_chunk(steps_done, row)`` and, with a :class:`TrainingSession`,
+    ``session.save(c, *optimizers)`` — so an interrupted run resumes at its last finished chunk with its
+    history. Training stops after ``total`` steps or, with ``seconds``, once that much training time is spent
+    (checked after every step). ``desc`` shows a progress bar; ``logdir`` also writes every row's figures as
+    TensorBoard scalars there. Returns the history (``session.history`` when there is a session).
     """
-    history = session.history if session is not None else {}
-    start = session.restore(optimizer) if session is not None else 0
+    history: dict[str, list[float]] = session.history if session is not None else {}
+    c = session.restore(*optimizers) if session is not None else 0
+    done = int(history["step"][-1]) if history.get("step") else c * chunk
+    elapsed = float(history["seconds"][-1]) if history.get("seconds") else 0.0
+    bar = tqdm(total=total, initial=done, desc=desc, mininterval=2) if desc else None
     writer = _tensorboard(logdir)
-    bar = tqdm(range(start, epochs), desc=desc, initial=start, total=epochs, disable=not progress)
-    for epoch in bar:
-        model.train()
-        total, count = 0.0, 0
-        for batch in loader:
-            batch = _to(batch, device)
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model, batch)
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-            count += 1
-        values = {"loss": total / max(count, 1)}
+
+    def finished() -> bool:
+        return (total is not None and done >= total) or (seconds is not None and elapsed >= seconds)
+
+    first = True
+    while not finished():
+        if chunk_start is not None:
+            chunk_start(c, first)
+        first = False
+        t0, figures = time.perf_counter(), []
+        for _ in range(chunk if total is None else min(chunk, total - done)):
+            if lr_at is not None:
+                lr = lr_at(done, elapsed + time.perf_counter() - t0)
+                for opt in optimizers:
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+            values = {k: float(v) for k, v in step(done).items()}
+            if log_steps and session is not None:
+                session.log(**values)
+            elif log_steps:
+                for key, value in values.items():
+                    history.setdefault(key, []).append(value)
+            figures.append(values)
+            done += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+            if seconds is not None and elapsed + time.perf_counter() - t0 >= seconds:
+                break
+        elapsed += time.perf_counter() - t0
+        row: dict[str, float] = {"step": done, "seconds": elapsed}
+        if not log_steps and figures:
+            row.update({k: float(np.mean([f[k] for f in figures])) for k in figures[0]})
         if evaluate is not None:
-            model.eval()
-            with torch.no_grad():
-                values.update({k: float(v) for k, v in evaluate(model).items()})
-        for key, value in values.items():
-            history.setdefault(key, []).append(value)
-            if writer is not None:
-                writer.add_scalar(f"{desc}/{key}", value, epoch)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+            row.update({k: float(v) for k, v in evaluate().items()})
         if session is not None:
-            session.save(epoch, optimizer)
+            session.log(**row)
+            session.save(c, *optimizers)
+        else:
+            for key, value in row.items():
+                history.setdefault(key, []).append(float(value))
+        if writer is not None:
+            for key, value in row.items():
+                if key != "step":
+                    writer.add_scalar(f"{desc or 'train'}/{key}", value, done)
+        if on_chunk is not None:
+            on_chunk(done, row)
+        c += 1
+    if bar is not None:
+        bar.close()
     if writer is not None:
         writer.close()
     return history
+
+
+def loss_step(
+    loss_fn: Callable[[int], torch.Tensor | tuple[torch.Tensor, Mapping[str, float]]],
+    optimizer: torch.optim.Optimizer,
+    *,
+    clip: float | None = None,
+    params: Iterable[nn.Parameter] | None = None,
+    name: str = "loss",
+) -> Callable[[int], dict[str, float]]:
+    """The usual step for :func:`run_steps`: ``loss_fn(i)`` returns the loss (or ``(loss, figures)``), then
+    ``zero_grad → backward → clip the gradient norm of params to clip → optimizer.step``; logs the loss as
+    ``name`` (and the figures)."""
+    params = list(params) if params is not None else [p for g in optimizer.param_groups for p in g["params"]]
+
+    def step(i: int) -> dict[str, float]:
+        out = loss_fn(i)
+        loss, figures = out if isinstance(out, tuple) else (out, {})
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(params, clip)
+        optimizer.step()
+        return {name: loss.item(), **figures}
+
+    return step
 
 
 def _tensorboard(logdir: str | os.PathLike[str] | None):

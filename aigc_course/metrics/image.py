@@ -103,26 +103,35 @@ def train_classifier(profile: str | None = None, *, device: torch.device | None 
         x = to_unit(images)
         g = torch.Generator().manual_seed(0)
         opt = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=1e-4)
-        steps = hp.epochs * ((len(x) + hp.batch_size - 1) // hp.batch_size)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=steps)
-        start = session.restore(opt)
-        for _ in range(start * (steps // hp.epochs)):
-            sched.step()
-        for epoch in range(start, hp.epochs):
+        per_epoch = (len(x) + hp.batch_size - 1) // hp.batch_size
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=hp.epochs * per_epoch)
+        order = torch.arange(len(x))
+
+        def new_epoch(epoch: int, first: bool) -> None:
+            nonlocal order
+            if first:  # a resumed run: the schedule continues where the finished epochs left it
+                for _ in range(epoch * per_epoch):
+                    sched.step()
             model.train()
             order = torch.randperm(len(x), generator=g)
-            for i in range(0, len(x), hp.batch_size):
-                idx = order[i: i + hp.batch_size]
-                batch = x[idx]
-                shift = torch.randint(-2, 3, (2,), generator=g).tolist()  # small translations
-                batch = torch.roll(batch, shifts=shift, dims=(2, 3))
-                loss = F.cross_entropy(model(batch.to(device)), labels[idx].to(device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-            session.log(loss=loss.item())
-            session.save(epoch, opt)
+
+        def loss_fn(step: int) -> torch.Tensor:
+            i = (step % per_epoch) * hp.batch_size
+            idx = order[i: i + hp.batch_size]
+            batch = x[idx]
+            shift = torch.randint(-2, 3, (2,), generator=g).tolist()  # small translations
+            batch = torch.roll(batch, shifts=shift, dims=(2, 3))
+            return F.cross_entropy(model(batch.to(device)), labels[idx].to(device))
+
+        update = training.loss_step(loss_fn, opt)
+
+        def step(i: int) -> dict[str, float]:
+            figures = update(i)
+            sched.step()
+            return figures
+
+        training.run_steps(step, total=hp.epochs * per_epoch, chunk=per_epoch, optimizers=[opt], session=session,
+                           chunk_start=new_epoch)
         return {}
 
     def build(_: Any) -> MNISTClassifier:

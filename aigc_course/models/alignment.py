@@ -19,7 +19,6 @@ Shapes: ``logits (B, T, V)``, ``targets`` and ``mask (B, T)``; per-sequence log-
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,36 +145,21 @@ def _train_steps(model: nn.Module, batch_loss: Callable[[np.ndarray], tuple[torc
     returns the loss and the figures to log; learning rate ``lr_at(step)``; gradients clipped to ``grad_clip``.
     Every ``log_every`` steps (a chunk) the history gets ``step``, ``seconds`` and the chunk's mean of each logged
     figure; with a :class:`~aigc_course.core.training.TrainingSession` each chunk is also a resumable checkpoint."""
+    from ..core import training
     from . import lm
 
     opt = lm.make_optimizer(model, lr_at(0), weight_decay)
-    history: dict[str, list[float]] = session.history if session is not None else {}
-    chunk = session.restore(opt) if session is not None else 0
-    step = chunk * log_every
-    elapsed = history["seconds"][-1] if history.get("seconds") else 0.0
+    rng = np.random.default_rng([seed, 0])
+
+    def draw(chunk: int, first: bool) -> None:
+        nonlocal rng
+        rng = np.random.default_rng([seed, chunk])  # each chunk its own rows: a resumed run draws the same
+
+    step = training.loss_step(lambda i: batch_loss(rng.integers(n_rows, size=batch_size)), opt, clip=grad_clip,
+                              params=model.parameters())
     model.train()
-    while step < steps:
-        rng = np.random.default_rng([seed, chunk])
-        t0, logged = time.perf_counter(), []
-        for _ in range(min(log_every, steps - step)):
-            loss, figures = batch_loss(rng.integers(n_rows, size=batch_size))
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            opt.step()
-            logged.append(figures)
-            step += 1
-        elapsed += time.perf_counter() - t0
-        row = {"step": step, "seconds": elapsed, **{k: float(np.mean([f[k] for f in logged])) for k in logged[0]}}
-        if session is not None:
-            session.log(**row)
-            session.save(chunk, opt)
-        else:
-            for k, v in row.items():
-                history.setdefault(k, []).append(float(v))
-        chunk += 1
+    history = training.run_steps(step, total=steps, chunk=log_every, optimizers=[opt], session=session,
+                                 lr_at=lambda i, elapsed: lr_at(i), chunk_start=draw)
     model.eval()
     return history
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -557,16 +556,16 @@ def train_lm(
     ``val_loss`` (nats/char on up to ``cfg.eval_windows`` windows of ``val_data``), every
     ``cfg.eval_every`` steps and at the end. With a :class:`TrainingSession` (from
     ``load_or_train``) each interval is checkpointed and an interrupted run resumes."""
+    from ..core import training
+
     device = next(model.parameters()).device
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay)
-    history: dict[str, list[float]] = session.history if session is not None else {}
-    chunk = 0
-    if session is not None:
-        chunk = session.restore(opt)
-    step = int(history["step"][-1]) if history.get("step") else 0
-    elapsed = history["seconds"][-1] if history.get("seconds") else 0.0
-    gen = torch.Generator().manual_seed(cfg.seed * 1000 + chunk)
+    gen = torch.Generator()
     budget = cfg.seconds
+
+    def seed(chunk: int, first: bool) -> None:
+        if first:  # one generator for the whole call, seeded by the chunk it starts (resumes) at
+            gen.manual_seed(cfg.seed * 1000 + chunk)
 
     def lr_at(step: int, elapsed: float) -> float:
         if budget is None:
@@ -576,46 +575,22 @@ def train_lm(
         frac = min(elapsed / budget, 1.0)
         return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
 
-    def done() -> bool:
-        return step >= cfg.max_steps or (budget is not None and elapsed >= budget)
-
-    model.train()
-    while not done():
-        losses = []
-        start = time.perf_counter()
-        for _ in range(cfg.eval_every):
-            if done():
-                break
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, elapsed + time.perf_counter() - start)
-            x, y = random_batch(train_data, cfg.block_size, cfg.batch_size, gen)
-            x, y = x.to(device), y.to(device)
-            with _autocast(device, cfg.bf16):
-                logits = _logits(model, x)
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            losses.append(loss.item())
-            step += 1
-            if budget is not None and elapsed + time.perf_counter() - start >= budget:
-                break
-        elapsed += time.perf_counter() - start
+    def loss_fn(step: int) -> torch.Tensor:
+        x, y = random_batch(train_data, cfg.block_size, cfg.batch_size, gen)
+        x, y = x.to(device), y.to(device)
         with _autocast(device, cfg.bf16):
-            val = evaluate_lm(model, val_data, cfg.block_size, max_windows=cfg.eval_windows)
-        row = {"step": step, "seconds": elapsed, "train_loss": sum(losses) / max(len(losses), 1), "val_loss": val}
-        if session is not None:
-            session.log(**row)
-            session.save(chunk, opt)
-        else:
-            for key, value in row.items():
-                history.setdefault(key, []).append(float(value))
-        chunk += 1
-        if progress is not None:
-            progress(step, row)
-    return history
+            logits = _logits(model, x)
+        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+
+    def evaluate() -> dict[str, float]:
+        with _autocast(device, cfg.bf16):
+            return {"val_loss": evaluate_lm(model, val_data, cfg.block_size, max_windows=cfg.eval_windows)}
+
+    step = training.loss_step(loss_fn, opt, clip=cfg.grad_clip or None, params=model.parameters(), name="train_loss")
+    model.train()
+    return training.run_steps(step, total=cfg.max_steps, chunk=cfg.eval_every, optimizers=[opt],
+                              session=session, seconds=budget, lr_at=lr_at, chunk_start=seed, evaluate=evaluate,
+                              on_chunk=progress)
 
 
 # --------------------------------------------------------------------------------------------

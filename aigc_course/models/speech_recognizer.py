@@ -301,48 +301,37 @@ def train_recognizer(profile: str | None = None, *, device: torch.device | None 
     def train(model: nn.Module, session: training.TrainingSession) -> dict[str, Any]:
         data = JudgeData.load(cfg, "train", exclude_speakers=hp.exclude_speakers)
         opt = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=1e-4)
-        start = session.restore(opt)
-        epochs = -(-hp.steps // hp.steps_per_epoch)
-        from tqdm.auto import tqdm
+        rng = np.random.default_rng([hp.seed, 0])
 
-        t0 = time.perf_counter()
-        bar = tqdm(total=hp.steps, initial=start * hp.steps_per_epoch, desc="digit recogniser (CTC)")
-        for epoch in range(start, epochs):
-            rng = np.random.default_rng([hp.seed, epoch])
+        def new_epoch(epoch: int, first: bool) -> None:
+            nonlocal rng
+            rng = np.random.default_rng([hp.seed, epoch])  # each epoch its own draws: a resumed run repeats them
             model.train()
-            total = 0.0
-            for i in range(hp.steps_per_epoch):
-                step = epoch * hp.steps_per_epoch + i
-                if step >= hp.steps:
-                    break
-                for group in opt.param_groups:
-                    group["lr"] = training.warmup_cosine_lr(step, hp.steps, hp.lr, warmup=hp.steps // 20)
-                waves, labels = judge_batch(data, hp.batch_size, rng, cfg, max_digits=hp.max_digits,
-                                            p_single=hp.p_single)
-                if hp.speed_range:  # faster or slower playback: pitch, formants and duration move together
-                    waves = [speed_perturb(w, float(rng.uniform(*hp.speed_range))) for w in waves]
-                if hp.noise_db is not None:  # a background at a random level below the peak (other rooms)
-                    waves = [w + np.abs(w).max() * 10 ** (rng.uniform(*hp.noise_db) / 20)
-                             * rng.standard_normal(len(w)).astype(np.float32) for w in waves]
-                logmel, lengths = waveform_batch(waves, cfg)
-                if hp.warp_range:  # stretch the frequency axis: formants of a shorter or longer vocal tract
-                    logmel = mel_warp(logmel, rng.uniform(*hp.warp_range, size=len(waves)))
-                if hp.eq_nats:  # a random spectral tilt (other microphones and voices)
-                    tilt = torch.from_numpy(rng.uniform(-hp.eq_nats, hp.eq_nats, (len(waves), 1, 1))).float()
-                    logmel = logmel + tilt * torch.linspace(-1, 1, cfg.n_mels)[None, :, None]
-                logmel = spec_augment(logmel, rng, freq_mask=hp.freq_mask, time_mask=hp.time_mask,
-                                      value=cfg.log_floor)
-                loss = ctc_loss(model, logmel.to(device), lengths.to(device), labels)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                opt.step()
-                total += loss.item()
-                bar.update(1)
-                bar.set_postfix(ctc=f"{loss.item():.3f}")
-            session.log(ctc_loss=total / hp.steps_per_epoch)
-            session.save(epoch, opt)
-        bar.close()
+
+        def loss_fn(step: int) -> torch.Tensor:
+            waves, labels = judge_batch(data, hp.batch_size, rng, cfg, max_digits=hp.max_digits,
+                                        p_single=hp.p_single)
+            if hp.speed_range:  # faster or slower playback: pitch, formants and duration move together
+                waves = [speed_perturb(w, float(rng.uniform(*hp.speed_range))) for w in waves]
+            if hp.noise_db is not None:  # a background at a random level below the peak (other rooms)
+                waves = [w + np.abs(w).max() * 10 ** (rng.uniform(*hp.noise_db) / 20)
+                         * rng.standard_normal(len(w)).astype(np.float32) for w in waves]
+            logmel, lengths = waveform_batch(waves, cfg)
+            if hp.warp_range:  # stretch the frequency axis: formants of a shorter or longer vocal tract
+                logmel = mel_warp(logmel, rng.uniform(*hp.warp_range, size=len(waves)))
+            if hp.eq_nats:  # a random spectral tilt (other microphones and voices)
+                tilt = torch.from_numpy(rng.uniform(-hp.eq_nats, hp.eq_nats, (len(waves), 1, 1))).float()
+                logmel = logmel + tilt * torch.linspace(-1, 1, cfg.n_mels)[None, :, None]
+            logmel = spec_augment(logmel, rng, freq_mask=hp.freq_mask, time_mask=hp.time_mask,
+                                  value=cfg.log_floor)
+            return ctc_loss(model, logmel.to(device), lengths.to(device), labels)
+
+        step = training.loss_step(loss_fn, opt, clip=5.0, params=model.parameters(), name="ctc_loss")
+        t0 = time.perf_counter()
+        training.run_steps(step, total=hp.steps, chunk=hp.steps_per_epoch,
+                           optimizers=[opt], session=session, chunk_start=new_epoch, desc="digit recogniser (CTC)",
+                           lr_at=lambda i, elapsed: training.warmup_cosine_lr(i, hp.steps, hp.lr,
+                                                                               warmup=hp.steps // 20))
         return {"train_seconds": time.perf_counter() - t0}
 
     trained = training.load_or_train("digit_recognizer", key, build, train, retrain=retrain, device=device)
