@@ -263,55 +263,54 @@ def train_generator(kind: str, hp: Mapping[str, Any], *, device: torch.device | 
     def train(model: nn.Module, session: training.TrainingSession) -> dict[str, Any]:
         x = _mnist_train(hp["train_limit"])
         gen = torch.Generator().manual_seed(7)
-        t0 = time.perf_counter()
-        bar = tqdm(total=c["steps"], desc=kind, disable=not progress)
         if kind in ("dcgan", "mlp_gan"):
             opts = (torch.optim.Adam(model.a.parameters(), lr=c["lr_g"], betas=(0.5, 0.999)),
                     torch.optim.Adam(model.b.parameters(), lr=c["lr_d"], betas=(0.5, 0.999)))
             model.train()
-            for s in range(0, c["steps"], 50):
-                losses = _gan_train(model.a, model.b, x, c, gen, range(s, min(s + 50, c["steps"])), opts, device)
-                session.log(loss=float(np.mean(losses)))
-                bar.update(len(losses))
+
+            def step(i: int) -> dict[str, float]:  # one D step and one G step (non-saturating)
+                return {"loss": _gan_train(model.a, model.b, x, c, gen, range(i, i + 1), opts, device)[0]}
         elif kind == "vae":
-            opt = torch.optim.Adam(model.parameters(), lr=c["lr"])
+            opts = (torch.optim.Adam(model.parameters(), lr=c["lr"]),)
             model.train()
-            for step in range(c["steps"]):
+
+            def negative_elbo(i: int) -> torch.Tensor:
                 xb = x[torch.randint(0, len(x), (c["batch"],), generator=gen)].to(device)
                 logits, mu, logvar = model(xb)
                 rec = F.binary_cross_entropy_with_logits(logits, xb, reduction="sum")
                 kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum()
-                loss = (rec + kl) / len(xb)  # the negative ELBO per image (chapter 05)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                bar.update(1)
-                if step % 50 == 0:
-                    session.log(loss=loss.item())
+                return (rec + kl) / len(xb)  # the negative ELBO per image (chapter 05)
+
+            step = training.loss_step(negative_elbo, opts[0])
         else:
             sched = NoiseSchedule(c["T"], "cosine")
             net, ema = model.a, model.b
-            opt = torch.optim.AdamW(net.parameters(), lr=c["lr"], weight_decay=0.0)
+            opts = (torch.optim.AdamW(net.parameters(), lr=c["lr"], weight_decay=0.0),)
             net.train()
-            for step in range(c["steps"]):
+
+            def l_simple(i: int) -> torch.Tensor:  # L_simple (chapter 06)
                 x0 = (x[torch.randint(0, len(x), (c["batch"],), generator=gen)] * 2 - 1).to(device)
                 t = torch.randint(0, c["T"], (len(x0),), generator=gen).to(device)
                 eps = torch.randn(x0.shape, generator=gen).to(device)
-                loss = F.mse_loss(net(sched.q_sample(x0, t, eps), t), eps)  # L_simple (chapter 06)
-                for group in opt.param_groups:
-                    group["lr"] = training.warmup_cosine_lr(step, c["steps"], c["lr"], 20)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                return F.mse_loss(net(sched.q_sample(x0, t, eps), t), eps)
+
+            update = training.loss_step(l_simple, opts[0])
+
+            def step(i: int) -> dict[str, float]:
+                figures = update(i)
                 with torch.no_grad():
-                    decay = min(c["ema_decay"], (1 + step) / (10 + step))
+                    decay = min(c["ema_decay"], (1 + i) / (10 + i))
                     for p_ema, p in zip(ema.parameters(), net.parameters()):
                         p_ema.lerp_(p, 1 - decay)
-                bar.update(1)
-                if step % 50 == 0:
-                    session.log(loss=loss.item())
-        bar.close()
-        return {"train_seconds": time.perf_counter() - t0}
+                return figures
+
+        history = training.run_steps(
+            step, total=c["steps"], chunk=50, optimizers=opts if kind == "diffusion" else (), session=None,
+            lr_at=(lambda i, _: training.warmup_cosine_lr(i, c["steps"], c["lr"], 20)) if kind == "diffusion" else None,
+            desc=kind if progress else None)
+        session.history.update(history)  # loss: the mean of every 50 steps
+        return {"train_seconds": history["seconds"][-1]}
+
 
     trained = training.load_or_train(f"ch14_{kind}", cfg, lambda _: build_generator(kind, hp), train, device=device)
     trained.model.eval()
@@ -447,16 +446,16 @@ def train_detector(real: torch.Tensor, fake: torch.Tensor, *, channels: int = 16
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     half = batch // 2
-    model.train()
-    for _ in range(steps):
+
+    def loss_fn(step: int) -> torch.Tensor:  # half real (label 0), half generated (label 1)
         xr = real[torch.randint(0, len(real), (half,), generator=g)]
         xf = fake[torch.randint(0, len(fake), (half,), generator=g)]
         logits = model(torch.cat([xr, xf]).to(next(model.parameters()).device))
         target = torch.cat([torch.zeros(half), torch.ones(half)]).to(logits.device)
-        loss = F.binary_cross_entropy_with_logits(logits, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        return F.binary_cross_entropy_with_logits(logits, target)
+
+    model.train()
+    training.run_steps(training.loss_step(loss_fn, opt), total=steps, chunk=steps)
     return model.eval()
 
 

@@ -38,7 +38,6 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..core import config, paths, training
 from ..datasets.text import FINANCIAL_LABELS, load_financial_tweets
@@ -328,26 +327,36 @@ def neural_trainer(arch: str, tokenizer: WordTokenizer, fit: pd.DataFrame, val: 
         steps_per_epoch = math.ceil(len(x_fit) / cfg["batch_size"])
         total = cfg["epochs"] * steps_per_epoch
         g = torch.Generator().manual_seed(cfg["seed"])
-        best_state, best_f1, best_epoch = None, -1.0, -1
-        for epoch in tqdm(range(cfg["epochs"]), desc=arch, disable=not progress):
+        best: dict[str, Any] = {"state": None, "f1": -1.0, "epoch": -1}
+        batches: list[torch.Tensor] = []
+
+        def new_epoch(epoch: int, first: bool) -> None:
+            nonlocal batches
             model.train()
-            running, seen = 0.0, 0
-            for i, idx in enumerate(length_buckets(lengths, cfg["batch_size"], g)):
-                for group in opt.param_groups:
-                    group["lr"] = training.warmup_cosine_lr(epoch * steps_per_epoch + i, total, cfg["lr"],
-                                                            warmup=int(cfg["warmup_frac"] * total))
-                ids = x_fit[idx, : int(lengths[idx].max())].to(device)  # trim the batch to its longest text
-                loss = F.cross_entropy(model(ids), y_fit[idx].to(device), weight=class_weight)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
-                opt.step()
-                running, seen = running + loss.item() * len(idx), seen + len(idx)
+            batches = length_buckets(lengths, cfg["batch_size"], g)
+
+        def loss_fn(step: int) -> tuple[torch.Tensor, dict[str, float]]:
+            idx = batches[step % steps_per_epoch]
+            ids = x_fit[idx, : int(lengths[idx].max())].to(device)  # trim the batch to its longest text
+            return F.cross_entropy(model(ids), y_fit[idx].to(device), weight=class_weight), {"n": len(idx)}
+
+        def validation() -> dict[str, float]:
             scores = _scores(evaluate(model, x_val), y_val)
-            session.log(train_loss=running / seen, val_loss=scores["loss"], val_macro_f1=scores["macro_f1"],
-                        val_accuracy=scores["accuracy"])
-            if scores["macro_f1"] > best_f1:  # early stopping: keep the epoch with the best validation macro-F1
-                best_state, best_f1, best_epoch = copy.deepcopy(model.state_dict()), scores["macro_f1"], epoch
+            return {"val_loss": scores["loss"], "val_macro_f1": scores["macro_f1"], "val_accuracy": scores["accuracy"]}
+
+        def keep_best(done: int, row: dict[str, float]) -> None:
+            if row["val_macro_f1"] > best["f1"]:  # early stopping: keep the epoch with the best validation macro-F1
+                best.update(state=copy.deepcopy(model.state_dict()), f1=row["val_macro_f1"],
+                            epoch=done // steps_per_epoch - 1)
+
+        step = training.loss_step(loss_fn, opt, clip=cfg["grad_clip"], params=model.parameters(), name="train_loss")
+        history = training.run_steps(
+            step, total=total, chunk=steps_per_epoch, optimizers=[opt], chunk_start=new_epoch, weight="n",
+            lr_at=lambda i, _: training.warmup_cosine_lr(i, total, cfg["lr"], warmup=int(cfg["warmup_frac"] * total)),
+            evaluate=validation, on_chunk=keep_best, desc=arch if progress else None)
+        for key in ("train_loss", "val_loss", "val_macro_f1", "val_accuracy"):  # the curves, in the checkpoint
+            session.history[key] = history[key]
+        best_state, best_epoch = best["state"], best["epoch"]
         model.load_state_dict(best_state)
         extra = {"arch": arch, "encoder": tokenizer.state(), "best_epoch": best_epoch + 1,
                  "class_weight_values": [float(w) for w in weights]}

@@ -261,7 +261,8 @@ def run_steps(
     lr_at: Callable[[int, float], float] | None = None,
     chunk_start: Callable[[int, bool], None] | None = None,
     evaluate: Callable[[], Mapping[str, float]] | None = None,
-    on_chunk: Callable[[int, dict[str, float]], None] | None = None,
+    on_chunk: Callable[[int, dict[str, float]], bool | None] | None = None,
+    weight: str | None = None,
     log_steps: bool = False,
     desc: str | None = None,
     logdir: str | os.PathLike[str] | None = None,
@@ -275,10 +276,12 @@ def run_steps(
     starts with ``chunk_start(c, first)`` (``first`` is true for the first chunk of this call: seed generators
     there) and ends with a history row ``step`` (steps done), ``seconds`` (training time, evaluation excluded),
     the chunk's mean of every figure (with ``log_steps``: every step's figures are logged instead) and
-    ``evaluate()``'s figures; then ``on_chunk(steps_done, row)`` and, with a :class:`TrainingSession`,
-    ``session.save(c, *optimizers)`` — so an interrupted run resumes at its last finished chunk with its
-    history. Training stops after ``total`` steps or, with ``seconds``, once that much training time is spent
-    (checked after every step). ``desc`` shows a progress bar; ``logdir`` also writes every row's figures as
+    ``evaluate()``'s figures; with a :class:`TrainingSession` the row goes to its history and
+    ``session.save(c, *optimizers)`` checkpoints — so an interrupted run resumes at its last finished chunk with
+    its history; then ``on_chunk(steps_done, row)``, which may return ``True`` to stop (early stopping). With
+    ``weight``, the figure of that name (e.g. the batch size) weighs the chunk means and is not logged. Training
+    stops after ``total`` steps or, with ``seconds``, once that much training time is spent (checked after every
+    step). ``desc`` shows a progress bar; ``logdir`` also writes every row's figures as
     TensorBoard scalars there. Returns the history (``session.history`` when there is a session).
     """
     history: dict[str, list[float]] = session.history if session is not None else {}
@@ -318,7 +321,10 @@ def run_steps(
                 break
         elapsed += time.perf_counter() - t0
         row: dict[str, float] = {"step": done, "seconds": elapsed}
-        if not log_steps and figures:
+        if not log_steps and figures and weight is not None:
+            n = sum(f[weight] for f in figures)
+            row.update({k: sum(f[k] * f[weight] for f in figures) / n for k in figures[0] if k != weight})
+        elif not log_steps and figures:
             row.update({k: float(np.mean([f[k] for f in figures])) for k in figures[0]})
         if evaluate is not None:
             row.update({k: float(v) for k, v in evaluate().items()})
@@ -332,9 +338,9 @@ def run_steps(
             for key, value in row.items():
                 if key != "step":
                     writer.add_scalar(f"{desc or 'train'}/{key}", value, done)
-        if on_chunk is not None:
-            on_chunk(done, row)
         c += 1
+        if on_chunk is not None and on_chunk(done, row):
+            break
     if bar is not None:
         bar.close()
     if writer is not None:

@@ -326,37 +326,48 @@ def train_bpr(model: nn.Module, users: torch.Tensor, items: torch.Tensor, hist: 
     of the epoch with the best ``validate(model)`` (validation NDCG@10), stop after ``hp["patience"]`` epochs
     without improvement. ``users``, ``items`` (N,), ``hist`` (N, L) or None. Uses ``hp["epochs"]``,
     ``hp["batch_size"]``, ``hp["lr"]``, ``hp["weight_decay"]``. Returns the history and the best epoch."""
-    from tqdm.auto import tqdm
+
+    from ..core import training
 
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
-    best, best_state, best_epoch, log = -1.0, None, 0, {"loss": [], "val_ndcg10": []}
-    start, bad = time.time(), 0
-    for epoch in tqdm(range(1, hp["epochs"] + 1), desc=type(model).__name__, disable=not progress):
+    per_epoch = -(-len(users) // hp["batch_size"])
+    best = {"score": -1.0, "state": None, "epoch": 0, "bad": 0}
+    order = torch.arange(len(users))
+    start = time.time()
+
+    def new_epoch(epoch: int, first: bool) -> None:
+        nonlocal order
         model.train()
         order = torch.randperm(len(users), generator=g)
-        total = 0.0
-        for b in range(0, len(order), hp["batch_size"]):
-            idx = order[b: b + hp["batch_size"]]
-            neg = torch.randint(0, n_items, (len(idx),), generator=g)
-            h = hist[idx] if hist is not None else None
-            loss = bpr_loss(model.score(users[idx], items[idx], h), model.score(users[idx], neg, h))
-            if hp.get("reg", 0.0):
-                loss = loss + hp["reg"] * model.penalty(users[idx], items[idx], neg)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
+
+    def loss_fn(step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        b = (step % per_epoch) * hp["batch_size"]
+        idx = order[b: b + hp["batch_size"]]
+        neg = torch.randint(0, n_items, (len(idx),), generator=g)
+        h = hist[idx] if hist is not None else None
+        loss = bpr_loss(model.score(users[idx], items[idx], h), model.score(users[idx], neg, h))
+        if hp.get("reg", 0.0):
+            loss = loss + hp["reg"] * model.penalty(users[idx], items[idx], neg)
+        return loss, {"n": len(idx)}
+
+    def validation() -> dict[str, float]:
         model.eval()
-        score = validate(model)
-        log["loss"].append(total / len(users))
-        log["val_ndcg10"].append(score)
-        if score > best:
-            best, best_state, best_epoch, bad = score, copy.deepcopy(model.state_dict()), epoch, 0
+        return {"val_ndcg10": validate(model)}
+
+    def early_stop(done: int, row: dict[str, float]) -> bool:
+        if row["val_ndcg10"] > best["score"]:
+            best.update(score=row["val_ndcg10"], state=copy.deepcopy(model.state_dict()), epoch=done // per_epoch,
+                        bad=0)
         else:
-            bad += 1
-            if bad >= hp["patience"]:
-                break
+            best["bad"] += 1
+        return best["bad"] >= hp["patience"]
+
+    history = training.run_steps(training.loss_step(loss_fn, opt), total=hp["epochs"] * per_epoch, chunk=per_epoch,
+                                 optimizers=[opt], chunk_start=new_epoch, weight="n", evaluate=validation,
+                                 on_chunk=early_stop, desc=type(model).__name__ if progress else None)
+    log = {"loss": history["loss"], "val_ndcg10": history["val_ndcg10"]}
+    best, best_state, best_epoch = best["score"], best["state"], best["epoch"]
     model.load_state_dict(best_state)
     return {**log, "best_epoch": best_epoch, "best_val_ndcg10": best, "train_seconds": time.time() - start}
 

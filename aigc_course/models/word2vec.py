@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -170,29 +169,26 @@ def train_sgns(ids: torch.Tensor, vocab_size: int, cfg: SGNSConfig, model: SkipG
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     epoch_pairs = [skipgram_pairs(ids, cfg.window, keep, gen) for _ in range(cfg.epochs)]
     total = sum(math.ceil(len(c) / cfg.batch_size) for c, _ in epoch_pairs)
-    history: dict[str, list[float]] = {"step": [], "loss": [], "seconds": []}
-    log_every = max(1, total // 50)
-    step, running, start = 0, [], time.perf_counter()
-    for centres, contexts in epoch_pairs:
-        order = torch.randperm(len(centres), generator=gen)
-        for batch in order.split(cfg.batch_size):
-            frac = step / max(total - 1, 1)
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * (1 - (1 - cfg.min_lr_frac) * frac)
-            negs = torch.multinomial(noise, len(batch) * cfg.negatives, replacement=True, generator=gen)
-            loss = model(centres[batch], contexts[batch], negs.view(len(batch), cfg.negatives))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            running.append(loss.item())
-            step += 1
-            if step % log_every == 0 or step == total:
-                history["step"].append(step)
-                history["loss"].append(sum(running) / len(running))
-                history["seconds"].append(time.perf_counter() - start)
-                running = []
-                if progress is not None:
-                    progress(step, history["loss"][-1])
+    from ..core import training
+
+    batches = iter(())
+    epochs = iter(epoch_pairs)
+    pair: tuple[torch.Tensor, torch.Tensor] = epoch_pairs[0]
+
+    def loss_fn(step: int) -> torch.Tensor:
+        nonlocal batches, pair
+        batch = next(batches, None)
+        if batch is None:  # the next epoch: a fresh order of its (re-sub-sampled) pairs
+            pair = next(epochs)
+            batches = iter(torch.randperm(len(pair[0]), generator=gen).split(cfg.batch_size))
+            batch = next(batches)
+        negs = torch.multinomial(noise, len(batch) * cfg.negatives, replacement=True, generator=gen)
+        return model(pair[0][batch], pair[1][batch], negs.view(len(batch), cfg.negatives))
+
+    history = training.run_steps(
+        training.loss_step(loss_fn, opt), total=total, chunk=max(1, total // 50), optimizers=[opt],
+        lr_at=lambda step, _: cfg.lr * (1 - (1 - cfg.min_lr_frac) * step / max(total - 1, 1)),
+        on_chunk=(lambda step, row: progress(step, row["loss"])) if progress is not None else None)
     return model.eval(), history
 
 
