@@ -4,6 +4,7 @@ slides, site."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -86,7 +87,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     kind = "student" if args.student else "instructor"
     try:
-        written = build(kind, _only(args.only), out=Path(args.out) if args.out else None, force=args.force)
+        written = build(kind, _only(args.only), out=Path(args.out) if args.out else None, force=args.force,
+                        lang=args.lang)
     except ValueError as exc:
         print(f"aigc-course build: {exc}", file=sys.stderr)
         return 2
@@ -187,7 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--student", action="store_true", help="each solution cell becomes a stub to fill in")
     kind.add_argument("--instructor", action="store_true", help="solutions kept (tagged 'solution')")
     handout.add_argument("--only", action="append", help="notebook numbers or stems, comma-separated")
-    handout.add_argument("--out", help="output folder (default: build/student or build/instructor)")
+    handout.add_argument("--out", help="output folder (default: build/student or build/instructor, -zh in Chinese)")
+    handout.add_argument("--lang", choices=("en", "zh"), default=os.environ.get("AIGC_COURSE_LANG", "en"),
+                         help="language of the markdown cells (default: AIGC_COURSE_LANG, else en); zh reads the "
+                              "translations in notebooks/zh/")
     handout.add_argument("--force", action="store_true",
                          help="overwrite notebooks in --out that differ from the new copies (default: refuse)")
     handout.set_defaults(func=_cmd_build)

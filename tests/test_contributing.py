@@ -65,7 +65,8 @@ def test_precommit_config_is_local_and_offline():
     config = _config()
     assert [repo["repo"] for repo in config["repos"]] == ["local"]
     hooks = _hooks()
-    assert set(hooks) == {"ruff", "strip-notebook-outputs", "notebook-conventions", "student-edition"}
+    assert set(hooks) == {"ruff", "strip-notebook-outputs", "notebook-conventions", "student-edition",
+                          "student-edition-zh", "translations"}
     for hook in hooks.values():
         assert hook["language"] == "system" and hook["name"] and hook["entry"].startswith("python ")
     assert "jupyter" in hooks["ruff"]["types_or"] and "python" in hooks["ruff"]["types_or"]

@@ -185,6 +185,25 @@ def test_the_committed_student_edition_is_in_sync_with_the_notebooks():
             "student) and commit it")
 
 
+def test_the_committed_chinese_student_edition_is_in_sync():
+    """student-zh/ is what the Chinese badges open: the student build of notebooks/ with the translations of
+    notebooks/zh/, byte for byte (cells not translated yet stay in English)."""
+    import warnings
+
+    from aigc_course.delivery import translation
+
+    committed = sorted((project_root() / "student-zh").glob("*.ipynb"))
+    assert [p.name for p in committed] == [p.name for p in NOTEBOOKS], "run `make student`"
+    for source_path, student_path in zip(NOTEBOOKS, committed):
+        text = source_path.read_text(encoding="utf-8")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            zh = translation.translated_notebook(json.loads(text), source_path.stem, "zh")
+        wanted = tag_solutions._dump(student.student_notebook(zh), tag_solutions.layout_of(text))
+        assert student_path.read_text(encoding="utf-8") == wanted, (
+            f"student-zh/{student_path.name} is out of date: run `make student` and commit it")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_the_student_edition_runs_past_unsolved_exercises(path):
     """A student may run all cells before solving anything: no cell other than an exercise's own check reads a

@@ -88,7 +88,7 @@ def test_every_third_party_import_of_the_package_is_a_declared_dependency():
     import ast
     import sys
 
-    dist = {"sklearn": "scikit-learn", "IPython": "ipython", "PIL": "pillow"}
+    dist = {"sklearn": "scikit-learn", "IPython": "ipython", "PIL": "pillow", "markdown_it": "markdown-it-py"}
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = {re.split(r"[<>=!;\[ ]", r)[0].lower() for r in meta["dependencies"]}
     missing = {}

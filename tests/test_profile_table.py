@@ -66,10 +66,12 @@ def test_the_notebook_title_is_the_rows(stem):
 def test_the_readme_chapter_table_is_the_rows():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = [line for line in readme.splitlines() if re.match(r"\| \d\d \| ", line)]
-    wanted = [f"| {stem[:2]} | {spec.title} — {spec.summary} | "
-              f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(stem)}) |"
+    badge = "https://colab.research.google.com/assets/colab-badge.svg"
+    wanted = [f"| {stem[:2]} | {spec.title} — {spec.summary} | [![Open In Colab]({badge})]({colab_url(stem)}) | "
+              f"[![在 Colab 中打开]({badge})]({colab_url(stem, 'zh')}) |"
               for stem, spec in sorted(config.CHAPTERS.items())]
-    assert table == wanted, "README's chapter table must be the rows' title — summary (aigc_course/core/profiles)"
+    assert table == wanted, ("README's chapter table must be the rows' title — summary (aigc_course/core/profiles), "
+                             "with the English and the Chinese student edition's badges")
 
 
 def test_the_dataset_registry_reads_its_chapters_from_the_rows():

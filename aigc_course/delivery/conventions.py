@@ -32,11 +32,14 @@ COLAB_GUARD = '"google.colab" in sys.modules'
 
 STUDENT_DIR = "student"
 """Where the repository keeps the student edition (``aigc-course build --student --out student``)."""
+STUDENT_DIRS: dict[str, str] = {"en": STUDENT_DIR, "zh": "student-zh"}
+"""The student edition of each language (``aigc-course build --student --lang zh --out student-zh``)."""
 
 
-def colab_url(stem: str) -> str:
-    """The Colab link of notebook ``stem``: the **student edition** at the pinned release :data:`RELEASE`."""
-    return f"https://colab.research.google.com/github/{REPO_SLUG}/blob/{RELEASE}/{STUDENT_DIR}/{stem}.ipynb"
+def colab_url(stem: str, lang: str = "en") -> str:
+    """The Colab link of notebook ``stem``: the **student edition** in ``lang`` at the pinned release
+    :data:`RELEASE`."""
+    return f"https://colab.research.google.com/github/{REPO_SLUG}/blob/{RELEASE}/{STUDENT_DIRS[lang]}/{stem}.ipynb"
 
 
 def colab_badge(stem: str) -> str:

@@ -22,6 +22,7 @@ import copy
 import io
 import json
 import tokenize
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -185,9 +186,11 @@ def instructor_notebook(nb: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(kind: str, only: Sequence[str] | None = None, *, out: Path | None = None,
-          notebooks: Path | None = None, force: bool = False) -> list[Path]:
+          notebooks: Path | None = None, force: bool = False, lang: str = "en") -> list[Path]:
     """Write the ``student`` or ``instructor`` copies of the notebooks in ``only`` (default all)
-    into ``out`` (default ``<build>/<kind>``); returns the written paths.
+    into ``out`` (default ``<build>/<kind>``, ``<build>/<kind>-zh`` in Chinese); returns the written paths.
+    With ``lang="zh"`` the markdown cells are the Chinese translations (:mod:`.translation`; a cell not yet
+    translated, or whose English changed since, stays in English and is counted in a warning).
 
     Loses nothing: ``out`` may not be the folder of the source notebooks, and an existing notebook in ``out`` that
     differs from its new copy (a student's work, perhaps) is overwritten only with ``force``; both are refused
@@ -196,16 +199,28 @@ def build(kind: str, only: Sequence[str] | None = None, *, out: Path | None = No
 
     if kind not in ("student", "instructor"):
         raise ValueError(f"kind must be 'student' or 'instructor', not {kind!r}")
+    from . import translation
+
     transform = student_notebook if kind == "student" else instructor_notebook
-    out = Path(out) if out else paths.build_dir() / kind
+    if lang not in translation.LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(translation.LANGUAGES)}")
+    out = Path(out) if out else paths.build_dir() / (kind if lang == "en" else f"{kind}-{lang}")
     sources = discover(only or None, Path(notebooks) if notebooks else None)
     if any(out.resolve() == p.parent.resolve() for p in sources):
         raise ValueError(f"--out {out} is the folder of the source notebooks: the {kind} copies would overwrite "
                          "them; choose another folder")
-    copies = {}
+    copies, english = {}, 0
     for path in sources:
         text = path.read_text(encoding="utf-8")
-        copies[out / path.name] = _dump(transform(json.loads(text)), layout_of(text))
+        nb = json.loads(text)
+        if lang != "en":
+            st = translation.status(nb, path.stem, lang)
+            english += len(st.missing) + len(st.stale)
+            nb = translation.translated_notebook(nb, path.stem, lang)
+        copies[out / path.name] = _dump(transform(nb), layout_of(text))
+    if english:
+        warnings.warn(f"{english} markdown cells are not translated to {lang} yet (or changed since) and stay in "
+                      "English; `python -m aigc_course.delivery.translation status` lists them", stacklevel=2)
     changed = [t for t, text in copies.items() if t.is_file() and t.read_text(encoding="utf-8") != text]
     if changed and not force:
         names = ", ".join(t.name for t in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")

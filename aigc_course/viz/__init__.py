@@ -9,12 +9,17 @@ a function draws into that panel of the caller's figure and leaves layout and di
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+
+from . import fonts  # noqa: E402
+
+fonts.cjk_font(warn=os.environ.get("AIGC_COURSE_LANG") == "zh")  # Chinese labels draw as characters, not boxes
 
 
 def _finish(fig: Figure, show: bool, ax: plt.Axes | None = None) -> Figure | None:
