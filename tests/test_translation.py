@@ -95,6 +95,12 @@ def test_check_text_catches_bold_that_no_longer_renders():
     assert any(p.startswith("italic: 1 spans in the English, 0 render") for p in problems), problems
 
 
+def test_line_breaks_between_chinese_characters_are_joined_outside_code():
+    text = "在按时间划分之前，\n  先弄清含义：$x$\n是 `a`\n\n```text\n注释\n继续\n```\nEnglish\nline"
+    joined = "在按时间划分之前，先弄清含义：$x$\n是 `a`\n\n```text\n注释\n继续\n```\nEnglish\nline"
+    assert translation.join_cjk_lines(text) == joined
+
+
 def test_the_chinese_notebook_keeps_code_and_opens_the_chinese_student_edition(zh_dir):
     nb = _nb()
     badge = "".join(nb["cells"][0]["source"])
@@ -204,3 +210,13 @@ def test_a_chinese_slide_draws_chinese_characters_not_boxes(tmp_path):
     shot = tmp_path / "zh.png"
     subprocess.run([*flags, f"--screenshot={shot}", deck.as_uri() + "#/2"], capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "student-zh").glob("*.ipynb")), ids=lambda p: p.stem[:2])
+def test_the_chinese_edition_has_the_same_code_cells_as_the_english(path):
+    zh = json.loads(path.read_text(encoding="utf-8"))
+    en = json.loads((ROOT / "student" / path.name).read_text(encoding="utf-8"))
+    code = [[c["id"], c["source"]] for c in zh["cells"] if c["cell_type"] == "code"]
+    assert code == [[c["id"], c["source"]] for c in en["cells"] if c["cell_type"] == "code"]
+    assert [c["id"] for c in zh["cells"]] == [c["id"] for c in en["cells"]]
+    assert zh["metadata"]["language"] == "zh"

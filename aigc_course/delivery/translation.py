@@ -258,6 +258,23 @@ def check(nb: dict[str, Any], stem: str, lang: str = "zh") -> list[str]:
 # --------------------------------------------------------------------------------------------
 # The Chinese notebook
 # --------------------------------------------------------------------------------------------
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_CJK_BREAK = re.compile(f"(?<=[{_CJK}])\n[ \t]*(?=[{_CJK}])")
+_FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+
+
+def join_cjk_lines(text: str) -> str:
+    """``text`` with each line break *between two Chinese characters* removed (with the next line's indent), outside
+    fenced code: a browser shows a soft line break as a space, which Chinese does not put between characters.
+    Formulas, code spans and links are untouched."""
+    out, last = [], 0
+    for fence in _FENCE.finditer(text):
+        out += [_CJK_BREAK.sub("", text[last:fence.start()]), fence.group(0)]
+        last = fence.end()
+    out.append(_CJK_BREAK.sub("", text[last:]))
+    return "".join(out)
+
+
 def translated_notebook(nb: dict[str, Any], stem: str, lang: str = "zh", *, strict: bool = False) -> dict[str, Any]:
     """A copy of ``nb`` with every markdown cell in ``lang`` where a current translation exists (the English
     stays where none does, unless ``strict``, which raises); code cells untouched. The notebook's metadata
@@ -277,7 +294,7 @@ def translated_notebook(nb: dict[str, Any], stem: str, lang: str = "zh", *, stri
     out = copy.deepcopy(nb)
     for cell in markdown_cells(out):
         if cell["id"] in current:
-            cell["source"] = cells[cell["id"]]["text"].splitlines(keepends=True)
+            cell["source"] = join_cjk_lines(cells[cell["id"]]["text"]).splitlines(keepends=True)
     for cell in out.get("cells", [])[:1]:  # the title cell's badge opens this language's student edition
         cell["source"] = _source(cell).replace(colab_url(stem), colab_url(stem, lang)).splitlines(keepends=True)
     out.setdefault("metadata", {})["language"] = lang
