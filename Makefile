@@ -121,10 +121,10 @@ lint: install
 
 test: install browser fonts web
 	$(BIN)/ruff check aigc_course tests notebooks
-	$(BIN)/aigc-course build --instructor --lang zh --out $(CURDIR)/build/zh --force >/dev/null
+	$(BIN)/aigc-course build --instructor --lang zh --out $(CURDIR)/build/smoke/zh --force >/dev/null
 	AIGC_COURSE_PROFILE=smoke AIGC_COURSE_STRICT_EXERCISES=1 AIGC_COURSE_BUILD=$(CURDIR)/build/smoke \
 	AIGC_COURSE_CHECKPOINTS=$(CURDIR)/build/smoke/checkpoints \
-	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks build/zh --nbval-lax --nbval-current-env -q
+	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks build/smoke/zh --nbval-lax --nbval-current-env -q
 
 unit: install
 	AIGC_COURSE_PROFILE=smoke $(BIN)/python -m pytest -p no:cacheprovider tests -q

@@ -61,11 +61,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .delivery.runner import exit_status, run_course
 
     try:
-        report = run_course(profile=args.profile, only=_only(args.only), out=args.out, timeout=args.timeout)
+        report = run_course(profile=args.profile, only=_only(args.only), out=args.out, timeout=args.timeout,
+                            lang=args.lang)
     except ValueError as exc:
         print(f"aigc-course run: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out).resolve() if args.out else paths.build_dir().resolve()
+    default = paths.build_dir() if args.lang == "en" else paths.build_dir() / args.lang
+    out = Path(args.out).resolve() if args.out else default.resolve()
     print(f"report: {out / 'report.md'}")
     return exit_status(report, strict=args.strict)
 
@@ -181,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", help="notebook numbers or stems, comma-separated (e.g. 03,04)")
     run.add_argument("--out", help="output folder (default: build/ of the checkout)")
     run.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
+    run.add_argument("--lang", choices=("en", "zh"), default=os.environ.get("AIGC_COURSE_LANG", "en"),
+                     help="run the Chinese edition (markdown from notebooks/zh/, same code; default --out build/zh); "
+                          "default: AIGC_COURSE_LANG, else en")
     run.add_argument("--strict", action="store_true", help="exit non-zero when a target is missed")
     run.set_defaults(func=_cmd_run)
 

@@ -129,3 +129,30 @@ def test_relative_course_paths_become_absolute_before_a_kernel_starts(tmp_path, 
     paths.absolute_env()
     assert os.environ["AIGC_COURSE_DATA"].split(os.pathsep) == [str(tmp_path / "mirror"), str(tmp_path / "other")]
     assert os.environ["AIGC_COURSE_CHECKPOINTS"] == str(tmp_path / "here" / "ck")
+
+
+def test_run_lang_zh_runs_the_chinese_edition_with_the_same_code(isolated, tmp_path, monkeypatch):
+    from aigc_course.delivery import translation
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    params = code("PROFILE = None", tags=["parameters"])
+    write_notebook(folder / "01_lang.ipynb", [
+        md("# The language"), params,
+        code("import aigc_course as ac\nimport os\nac.record({'lang': os.environ.get('AIGC_COURSE_LANG')})"),
+    ])
+    nb = json.loads((folder / "01_lang.ipynb").read_text(encoding="utf-8"))
+    title = nb["cells"][0]
+    monkeypatch.setattr(translation, "translations_dir", lambda lang="zh": tmp_path / "zh")
+    translation.save("01_lang", {title["id"]: {"en_sha256": translation.source_hash("".join(title["source"])),
+                                               "text": "# 语言"}})
+    out = tmp_path / "out"
+    result = runner.run_course(profile="smoke", out=out, notebooks=folder, progress=False, lang="zh")
+    (entry,) = result["notebooks"]
+    assert result["lang"] == "zh" and entry["status"] == "ok", entry
+    assert entry["metrics"]["lang"] == "zh", "the kernel sees AIGC_COURSE_LANG"
+    built = json.loads((out / "source-zh" / "01_lang.ipynb").read_text(encoding="utf-8"))
+    assert "".join(built["cells"][0]["source"]) == "# 语言"
+    assert [c["source"] for c in built["cells"][1:]] == [c["source"] for c in nb["cells"][1:]]
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        runner.run_course(profile="smoke", out=tmp_path / "fr", notebooks=folder, progress=False, lang="fr")

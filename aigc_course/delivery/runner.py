@@ -161,19 +161,34 @@ def run_course(
     timeout: int | None = None,
     progress: bool = True,
     notebooks: str | os.PathLike[str] | None = None,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """Run the notebooks and write ``report.json`` / ``report.md``; returns the report.
+    With ``lang="zh"`` the Chinese edition runs: the notebooks are first built with their translations
+    (:mod:`.translation`; same code cells) into ``<out>/source-zh/``, and the kernels see ``AIGC_COURSE_LANG``.
 
     Schema: ``{"profile", "device", "torch", "started", "notebooks": [{"name", "status",
     "seconds", "metrics", "targets", "missed"}]}`` (a failed entry also has ``"error"``).
     ``notebooks`` is the folder to run (default: ``notebooks/`` of the checkout).
     """
     prof = config.resolve_profile(profile)
-    out_dir = Path(out).resolve() if out else paths.build_dir().resolve()
+    default = paths.build_dir() if lang == "en" else paths.build_dir() / lang  # an edition never overwrites the other
+    out_dir = Path(out).resolve() if out else default.resolve()
     books = discover(only, Path(notebooks) if notebooks else None)
     guard_output(out_dir, books)
+    if lang != "en":
+        import warnings
+
+        from .student import build
+
+        with warnings.catch_warnings():  # cells not translated yet stay English; `translation status` lists them
+            warnings.simplefilter("ignore")
+            build("instructor", [b.stem for b in books], out=out_dir / f"source-{lang}",
+                  notebooks=books[0].parent if books else None, force=True, lang=lang)
+        books = discover(only, out_dir / f"source-{lang}")
     report: dict[str, Any] = {
         "profile": prof,
+        "lang": lang,
         "device": str(config.resolve_device()),
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -190,7 +205,8 @@ def run_course(
     for book in bar:
         bar.set_postfix_str(book.stem)
         try:
-            entry = run_notebook(book, prof, out_dir, timeout=timeout)
+            with _environ(AIGC_COURSE_LANG=lang):
+                entry = run_notebook(book, prof, out_dir, timeout=timeout)
         except Exception as exc:  # a runner bug on one notebook must not lose the others
             entry = {"name": book.stem, "status": "failed", "seconds": 0.0, "metrics": {}, "targets": {},
                      "missed": [], "error": f"runner: {_error_summary(exc)}",
