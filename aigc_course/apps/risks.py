@@ -305,7 +305,7 @@ def train_generator(kind: str, hp: Mapping[str, Any], *, device: torch.device | 
                 return figures
 
         history = training.run_steps(
-            step, total=c["steps"], chunk=50, optimizers=opts if kind == "diffusion" else (), session=None,
+            step, total=c["steps"], chunk=50, optimizers=opts, session=None,
             lr_at=(lambda i, _: training.warmup_cosine_lr(i, c["steps"], c["lr"], 20)) if kind == "diffusion" else None,
             desc=kind if progress else None)
         session.history.update(history)  # loss: the mean of every 50 steps

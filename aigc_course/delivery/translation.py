@@ -26,10 +26,13 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..core import paths
+from .conventions import colab_url, dumps
+from .tag_solutions import source as _source
 
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 """``en`` is the source; ``zh`` (Simplified Chinese) is translated."""
@@ -43,11 +46,6 @@ def translations_dir(lang: str = "zh") -> Path:
 def source_hash(text: str) -> str:
     """The first 12 hex digits of the SHA-256 of a cell's English source (what a translation records)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
-def _source(cell: dict[str, Any]) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
 
 
 def translations_path(stem: str, lang: str = "zh") -> Path:
@@ -66,8 +64,7 @@ def load(stem: str, lang: str = "zh") -> dict[str, dict[str, str]]:
 def save(stem: str, cells: dict[str, dict[str, str]], lang: str = "zh") -> Path:
     path = translations_path(stem, lang)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"notebook": stem, "lang": lang, "cells": cells}, indent=1, ensure_ascii=False)
-                    + "\n", encoding="utf-8")
+    path.write_text(dumps({"notebook": stem, "lang": lang, "cells": cells}), encoding="utf-8")
     return path
 
 
@@ -212,7 +209,8 @@ GLOSSARY_EXCEPTIONS: dict[str, tuple[str, ...]] = {
 """English phrases in which a glossary term is not the glossary's concept."""
 
 
-def glossary_pairs() -> list[tuple[str, str]]:
+@lru_cache(maxsize=1)
+def glossary_pairs() -> tuple[tuple[str, str], ...]:
     """(English, Chinese) pairs of the course glossary (:data:`aigc_course.core.course.GLOSSARY`), its
     ``a / b`` entries split and parenthesised abbreviations dropped."""
     from ..core.course import GLOSSARY
@@ -222,7 +220,7 @@ def glossary_pairs() -> list[tuple[str, str]]:
         ens = [e.strip() for e in re.sub(r"\s*\([^)]*\)", "", en).split("/")]
         zhs = [z.strip() for z in re.sub(r"（[^）]*）", "", zh).split("/")]
         pairs += list(zip(ens, zhs))
-    return pairs
+    return tuple(pairs)
 
 
 def glossary_misses(english: str, translated: str) -> list[str]:
@@ -288,8 +286,6 @@ def translated_notebook(nb: dict[str, Any], stem: str, lang: str = "zh", *, stri
     if strict and not st.complete:
         raise ValueError(f"{stem}: {len(st.missing)} markdown cells not translated and {len(st.stale)} stale; "
                          f"run `python -m aigc_course.delivery.translation extract {stem[:2]}` and translate them")
-    from .conventions import colab_url
-
     current = set(st.translated)
     out = copy.deepcopy(nb)
     for cell in markdown_cells(out):

@@ -61,13 +61,14 @@ def cjk_font(warn: bool = True) -> str | None:
     from matplotlib import font_manager
 
     family = next((f for f in FAMILIES if f in _known()), None)
-    if family is None:
-        for path in _candidate_files():
-            try:
-                font_manager.fontManager.addfont(path)
-            except (OSError, RuntimeError, ValueError):
-                continue
+    for path in _candidate_files() if family is None else []:
+        try:
+            font_manager.fontManager.addfont(path)
+        except (OSError, RuntimeError, ValueError):
+            continue
         family = next((f for f in FAMILIES if f in _known()), None)
+        if family is not None:  # one file is enough: stop registering (import time)
+            break
     if family is None:
         if warn:
             warnings.warn(f"no font with Chinese glyphs found: Chinese text in figures will show as boxes; "
