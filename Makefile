@@ -122,9 +122,12 @@ lint: install
 test: install browser fonts web
 	$(BIN)/ruff check aigc_course tests notebooks
 	$(BIN)/aigc-course build --instructor --lang zh --out $(CURDIR)/build/smoke/zh --force >/dev/null
+	rm -f $(CURDIR)/build/smoke/i18n-misses.jsonl
 	AIGC_COURSE_PROFILE=smoke AIGC_COURSE_STRICT_EXERCISES=1 AIGC_COURSE_BUILD=$(CURDIR)/build/smoke \
 	AIGC_COURSE_CHECKPOINTS=$(CURDIR)/build/smoke/checkpoints \
+	AIGC_COURSE_I18N_MISSES=$(CURDIR)/build/smoke/i18n-misses.jsonl \
 	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks build/smoke/zh --nbval-lax --nbval-current-env -q
+	$(BIN)/python -m aigc_course.delivery.code_strings misses $(CURDIR)/build/smoke/i18n-misses.jsonl
 
 unit: install
 	AIGC_COURSE_PROFILE=smoke $(BIN)/python -m pytest -p no:cacheprovider tests -q

@@ -1,6 +1,6 @@
 """aigc-course: the helper package behind the AIGC course notebooks.
 
-Notebooks start with ``import aigc_course as ac`` and ``run = ac.setup("NN_name", PROFILE)``, and import the
+Notebooks start with ``import aigc_course as ac`` and ``run = ac.setup("NN_name", PROFILE, lang=LANG)``, and import the
 named modules they teach with, e.g. ``from aigc_course.apps import grounding`` (no one-letter aliases).
 
 The layers, each importing only from the ones before it (``tests/test_architecture.py``; see

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .core import config, paths
+from .core import config, i18n, paths
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -66,7 +66,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"aigc-course run: {exc}", file=sys.stderr)
         return 2
-    default = paths.build_dir() if args.lang == "en" else paths.build_dir() / args.lang
+    default = paths.build_dir(args.lang)
     out = Path(args.out).resolve() if args.out else default.resolve()
     print(f"report: {out / 'report.md'}")
     return exit_status(report, strict=args.strict)
@@ -127,7 +127,7 @@ def _cmd_slides(args: argparse.Namespace) -> int:
         return 2
     try:
         decks = build_slides(_only(args.chapters or None) or [], out=Path(args.out) if args.out else None,
-                             build=Path(args.build) if args.build else None)
+                             build=Path(args.build) if args.build else None, lang=args.lang)
     except (ValueError, WebAssetsError) as exc:
         print(f"aigc-course slides: {exc}", file=sys.stderr)
         return 2
@@ -156,7 +156,8 @@ def _cmd_site(args: argparse.Namespace) -> int:
     from .delivery.web import WebAssetsError
 
     try:
-        index = build_site(Path(args.build) if args.build else None, Path(args.out) if args.out else None)
+        index = build_site(Path(args.build) if args.build else None, Path(args.out) if args.out else None,
+                           lang=args.lang)
     except (FileNotFoundError, WebAssetsError) as exc:
         print(f"aigc-course site: {exc}", file=sys.stderr)
         return 2
@@ -183,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", help="notebook numbers or stems, comma-separated (e.g. 03,04)")
     run.add_argument("--out", help="output folder (default: build/ of the checkout)")
     run.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
-    run.add_argument("--lang", choices=("en", "zh"), default=os.environ.get("AIGC_COURSE_LANG", "en"),
+    run.add_argument("--lang", choices=i18n.LANGUAGES, default=os.environ.get("AIGC_COURSE_LANG", "en"),
                      help="run the Chinese edition (markdown from notebooks/zh/, same code; default --out build/zh); "
                           "default: AIGC_COURSE_LANG, else en")
     run.add_argument("--strict", action="store_true", help="exit non-zero when a target is missed")
@@ -195,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--instructor", action="store_true", help="solutions kept (tagged 'solution')")
     handout.add_argument("--only", action="append", help="notebook numbers or stems, comma-separated")
     handout.add_argument("--out", help="output folder (default: build/student or build/instructor, -zh in Chinese)")
-    handout.add_argument("--lang", choices=("en", "zh"), default=os.environ.get("AIGC_COURSE_LANG", "en"),
+    handout.add_argument("--lang", choices=i18n.LANGUAGES, default=os.environ.get("AIGC_COURSE_LANG", "en"),
                          help="language of the markdown cells (default: AIGC_COURSE_LANG, else en); zh reads the "
                               "translations in notebooks/zh/")
     handout.add_argument("--force", action="store_true",
@@ -210,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     slides.add_argument("chapters", nargs="*", help="notebook numbers or stems (default: all)")
     slides.add_argument("--build", help="runner output whose executed notebooks to use (default: build/)")
     slides.add_argument("--out", help="output folder (default: <build>/slides)")
+    slides.add_argument("--lang", choices=i18n.LANGUAGES, default=os.environ.get("AIGC_COURSE_LANG", "en"),
+                        help="language of the decks (default: AIGC_COURSE_LANG, else en); --build then defaults to "
+                             "build/<lang>/ for zh")
     slides.set_defaults(func=_cmd_slides)
 
     cfg = sub.add_parser("config", help="the profile table: a chapter's settings under smoke / fast / full")
@@ -220,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     site = sub.add_parser("site", help="offline course site from a runner output folder")
     site.add_argument("--build", help="runner output folder (default: build/)")
     site.add_argument("--out", help="output folder (default: <build>/site)")
+    site.add_argument("--lang", choices=i18n.LANGUAGES, default=os.environ.get("AIGC_COURSE_LANG", "en"),
+                      help="language of the pages (default: AIGC_COURSE_LANG, else en); --build then defaults to "
+                           "build/<lang>/ for zh")
     site.set_defaults(func=_cmd_site)
     return parser
 

@@ -51,3 +51,16 @@ def with_mirror(mirror, isolated, monkeypatch) -> Path:
     """The mirror as the only data source, with an empty writable cache."""
     monkeypatch.setenv("AIGC_COURSE_DATA", str(mirror))
     return mirror
+
+
+@pytest.fixture(autouse=True)
+def _course_language(monkeypatch):
+    """Each test starts in English and records no translation misses: ``make test`` sets
+    ``AIGC_COURSE_I18N_MISSES`` for the Chinese notebooks it runs (their kernels read it), not for the tests."""
+    from aigc_course.core import i18n
+
+    monkeypatch.delenv(i18n.MISSES_ENV, raising=False)
+    monkeypatch.delenv("AIGC_COURSE_LANG", raising=False)
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)

@@ -165,7 +165,7 @@ GLYPH_PROBE = r"""
 <script>
 window.addEventListener("load", () => setTimeout(() => {
   const ctx = document.createElement("canvas").getContext("2d");
-  const heading = document.querySelector(".reveal section h1, .reveal section h2") || document.body;
+  const heading = document.querySelector(".reveal section h1, .reveal section h2, h1") || document.body;
   ctx.font = getComputedStyle(heading).font;
   const out = {text: heading.textContent.slice(0, 40),
                cjk: ["变", "分", "自", "编"].map(c => ctx.measureText(c).width),
@@ -217,6 +217,103 @@ def test_the_chinese_edition_has_the_same_code_cells_as_the_english(path):
     zh = json.loads(path.read_text(encoding="utf-8"))
     en = json.loads((ROOT / "student" / path.name).read_text(encoding="utf-8"))
     code = [[c["id"], c["source"]] for c in zh["cells"] if c["cell_type"] == "code"]
-    assert code == [[c["id"], c["source"]] for c in en["cells"] if c["cell_type"] == "code"]
+    expected = [[c["id"], c["source"]] for c in en["cells"] if c["cell_type"] == "code"]
+    differ = [i for i, (a, b) in enumerate(zip(code, expected)) if a != b]
+    assert len(code) == len(expected) and len(differ) == 1  # the parameters cell, and in it only the language
+    a, b = "".join(code[differ[0]][1]), "".join(expected[differ[0]][1])
+    assert b.replace("LANG = None", 'LANG = "zh"') == a and 'LANG = "zh"' in a
     assert [c["id"] for c in zh["cells"]] == [c["id"] for c in en["cells"]]
     assert zh["metadata"]["language"] == "zh"
+
+
+def _glyph_widths(page: Path, flags: list[str]) -> dict:
+    """Load ``page`` with :data:`GLYPH_PROBE` in headless Chromium: its first heading's text and the widths its
+    font gives four CJK characters and a character no font has (the empty box)."""
+    import re
+    import subprocess
+
+    probe = page.with_name(f"_glyphs_{page.name}")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</html>", GLYPH_PROBE + "</html>"), encoding="utf-8")
+    dom = subprocess.run([*flags, "--dump-dom", probe.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    found = re.search(r'<script type="application/json" id="aigc-glyphs">(.*?)</script>', dom, re.S)
+    assert found, dom[-300:]
+    return json.loads(found.group(1))
+
+
+def test_the_chinese_site_and_slides_build_in_chinese_and_draw_chinese_characters(tmp_path, monkeypatch):
+    """``build_site(lang="zh")`` over an English build folder: the index's words, the chapter titles and the course
+    map are Chinese, the chapter page's markdown is translated (``<html lang="zh">``), and in headless Chromium
+    the page's title font draws 变分自编码器 with glyphs, not boxes (a screenshot is taken); ``build_slides(lang=
+    "zh")`` with no executed notebook translates the source."""
+    import shutil
+    import subprocess
+
+    from test_delivery import _assert_offline, _web_assets, chromium_command
+
+    from aigc_course.delivery import site, slides
+
+    _web_assets()
+    build = tmp_path / "build"
+    (build / "notebooks").mkdir(parents=True)
+    shutil.copy(notebooks_dir() / "05_vae.ipynb", build / "notebooks" / "05_vae.ipynb")
+    report = {"profile": "smoke", "device": "cpu", "torch": "x", "started": "2026-01-01T00:00:00",
+              "notebooks": [{"name": "05_vae", "status": "ok", "seconds": 9.5, "metrics": {"a": 1}, "targets": {},
+                             "missed": []}]}
+    (build / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    index = site.build_site(build, tmp_path / "site", lang="zh")
+    home = index.read_text(encoding="utf-8")
+    assert '<html lang="zh">' in home and "课程地图" in home and "变分自编码器" in home and "未运行" in home
+    assert "运行报告" in home and "Run report" not in home
+    page = tmp_path / "site" / "05_vae.html"
+    text = page.read_text(encoding="utf-8")
+    assert 'lang="zh"' in text and "证据下界" in text and "课程目录" in text
+    _assert_offline(page)
+    flags = chromium_command(tmp_path / "profile", "1280,900")
+    widths = _glyph_widths(page, flags)
+    assert "变分自编码器" in widths["text"], widths
+    assert all(w > 0 and abs(w - widths["tofu"]) > 0.5 for w in widths["cjk"]), widths
+    shot = tmp_path / "site-zh.png"
+    subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 5000
+    (deck,) = slides.build_slides(["05"], out=tmp_path / "slides", build=tmp_path / "empty", lang="zh")
+    assert 'lang="zh"' in deck.read_text(encoding="utf-8") and "证据下界" in deck.read_text(encoding="utf-8")
+
+
+DOC_PAIRS = [("README.md", "README.zh.md", {"docs/instructors.md"},
+              {"README.md", "docs/instructors.zh.md"}),
+             ("docs/instructors.md", "docs/instructors.zh.md", {"instructors.zh.md"}, {"instructors.md"})]
+
+
+@pytest.mark.parametrize("en_name, zh_name, only_en, only_zh", DOC_PAIRS, ids=["README", "instructors"])
+def test_the_chinese_readme_and_instructor_guide_mirror_the_english(en_name, zh_name, only_en, only_zh):
+    """Same headings, formulas, code spans and fenced blocks, tables of the same shape with the same numbers; the
+    links differ only by the language switch and the guide's own language."""
+    import re
+
+    en, zh = ((ROOT / name).read_text(encoding="utf-8") for name in (en_name, zh_name))
+    problems = [p for p in translation.check_text(en, zh) if not p.startswith("links")]
+    assert not problems and not translation.glossary_misses(en, zh), problems
+    links = [re.findall(r"\]\(([^)\s]+)\)", text) for text in (en, zh)]
+    assert set(links[0]) - set(links[1]) == only_en and set(links[1]) - set(links[0]) == only_zh
+    fence = re.compile(r"^```.*?^```", re.M | re.S)
+    assert fence.findall(en) == fence.findall(zh)
+    rows = [[line for line in text.splitlines() if line.startswith("|")] for text in (en, zh)]
+    assert [line.count("|") for line in rows[0]] == [line.count("|") for line in rows[1]]
+    number = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+    for a, b in zip(*rows):
+        if "colab.research" not in a:  # the chapter rows are checked below
+            assert sorted(number.findall(a)) == sorted(number.findall(b)), (a, b)
+    assert "中文" in en.splitlines()[1] and "English" in zh.splitlines()[1]
+
+
+def test_the_chinese_readme_table_opens_the_chinese_edition_under_each_chinese_title():
+    readme = (ROOT / "README.zh.md").read_text(encoding="utf-8")
+    rows = {line[2:4]: line for line in readme.splitlines() if line[:2] == "| " and line[2:4].isdigit()}
+    stems = sorted(p.stem for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(rows) == [s[:2] for s in stems]
+    for stem in stems:
+        row = rows[stem[:2]]
+        assert row.startswith(f"| {stem[:2]} | {translation.chapter_title(stem)} — "), row[:80]
+        zh, en = row.index(colab_url(stem, "zh")), row.index(colab_url(stem))
+        assert zh < en  # the Chinese edition first

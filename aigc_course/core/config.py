@@ -377,14 +377,20 @@ def setup(
     seed: int = DEFAULT_SEED,
     device: str | None = None,
     quiet: bool = False,
+    lang: str | None = None,
 ) -> Run:
-    """Resolve profile and device, seed everything, and print what this run uses.
+    """Resolve profile, device and language, seed everything, and print what this run uses.
 
-    Call it once at the top of a notebook: ``run = ac.setup("01_neural_networks", PROFILE)``.
+    Call it once at the top of a notebook: ``run = ac.setup("01_neural_networks", PROFILE, lang=LANG)``.
+    ``lang`` (``en`` or ``zh``; ``None``: ``AIGC_COURSE_LANG``, else ``en``) is the language of figure text,
+    widgets and exercise feedback (:mod:`aigc_course.core.i18n`).
     """
     global _CURRENT
+    from . import i18n
+
     spec = chapter(stem)
     prof = resolve_profile(profile)
+    i18n.set_language(lang)
     dev = resolve_device(device)
     seed_everything(seed)
     if "torch_threads" in spec.base or any("torch_threads" in p for p in spec.profiles.values()):
@@ -395,7 +401,8 @@ def setup(
 
     claims.reset()
     if not quiet:
-        print(f"aigc-course {package_version()} · chapter {stem} · profile {prof} · device {dev}")
+        print(f"aigc-course {package_version()} · chapter {stem} · profile {prof} · device {dev}"
+              f" · language {i18n.language()}")
         print(
             f"python {sys.version.split()[0]} · torch {torch.__version__} · numpy {np.__version__} · seed {seed}"
             f" · CPU threads {torch.get_num_threads()}"

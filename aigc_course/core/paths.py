@@ -79,10 +79,12 @@ def cache_dir() -> Path:
     )
 
 
-def build_dir() -> Path:
-    """Runner and report output folder (not created here)."""
+def build_dir(lang: str = "en") -> Path:
+    """Runner and report output folder (not created here); another language's run has its own sub-folder
+    (``build/zh``), so the two editions never overwrite each other."""
     root = project_root()
-    return _from_env("AIGC_COURSE_BUILD") or (root / "build" if root else Path.cwd() / "build")
+    base = _from_env("AIGC_COURSE_BUILD") or (root / "build" if root else Path.cwd() / "build")
+    return base if lang == "en" else base / lang
 
 
 def checkpoint_dir() -> Path:

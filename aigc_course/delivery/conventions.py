@@ -110,11 +110,13 @@ COLAB_INSTALL_METADATA: dict[str, Any] = {"cellView": "form", "jupyter": {"sourc
 """Cell metadata that collapses the install cell: Colab shows only its ``@title`` line (a form), JupyterLab hides
 its source."""
 
-PARAMETERS = "PROFILE = None  # smoke, fast or full; None means AIGC_COURSE_PROFILE, else automatic"
+PARAMETERS = ("PROFILE = None  # smoke, fast or full; None means AIGC_COURSE_PROFILE, else automatic\n"
+              "LANG = None  # en or zh, for figures, widgets and feedback; None means AIGC_COURSE_LANG, else en")
+"""The ``parameters`` cell. The Chinese edition sets ``LANG = "zh"`` (its only code difference)."""
 
 
 def setup_source(stem: str) -> str:
-    return f'import aigc_course as ac\n\nrun = ac.setup("{stem}", PROFILE)\nhp = run.hp'
+    return f'import aigc_course as ac\n\nrun = ac.setup("{stem}", PROFILE, lang=LANG)\nhp = run.hp'
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,8 +330,10 @@ def check_notebook(path: str | Path) -> list[str]:
         problems.append(f"expected one cell tagged 'parameters', found {len(params)}")
     elif not re.search(r"^PROFILE\s*=\s*None", _source(params[0]), re.M):
         problems.append("the parameters cell does not set PROFILE = None")
-    if not any(f'ac.setup("{path.stem}"' in _source(c) for c in codes):
-        problems.append(f'no ac.setup("{path.stem}", PROFILE) call')
+    elif not re.search(r"^LANG\s*=\s*None", _source(params[0]), re.M):
+        problems.append("the parameters cell does not set LANG = None")
+    if not any(f'ac.setup("{path.stem}", PROFILE, lang=LANG)' in _source(c) for c in codes):
+        problems.append(f'no ac.setup("{path.stem}", PROFILE, lang=LANG) call')
     text = "\n".join(_source(c) for c in cells if c.get("cell_type") == "markdown")
     for name, pattern in REQUIRED_HEADINGS.items():
         if not re.search(pattern, text, re.I | re.M):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,15 @@ def chapter_sources(only: list[str] | None, build: Path | None) -> list[tuple[Pa
     return chosen
 
 
-def read_for_html(path: Path) -> nbformat.NotebookNode:
+def read_for_html(path: Path, lang: str = "en") -> nbformat.NotebookNode:
     """Read a notebook and make it render without a network: no widget state (its manager comes from a
-    CDN), widget views replaced by a one-line note."""
+    CDN), widget views replaced by a one-line note. With ``lang`` other than English, an English notebook's
+    markdown is translated (an executed edition of that language is taken as it is)."""
     nb = nbformat.read(path, as_version=4)
+    if lang != "en":
+        from .translation import in_language
+
+        nb = nbformat.reads(json.dumps(in_language(nb, path.stem, lang)), as_version=4)
     return offline_notebook(nb)
 
 

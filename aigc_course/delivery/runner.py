@@ -172,7 +172,7 @@ def run_course(
     ``notebooks`` is the folder to run (default: ``notebooks/`` of the checkout).
     """
     prof = config.resolve_profile(profile)
-    default = paths.build_dir() if lang == "en" else paths.build_dir() / lang  # an edition never overwrites the other
+    default = paths.build_dir(lang)  # an edition never overwrites the other
     out_dir = Path(out).resolve() if out else default.resolve()
     books = discover(only, Path(notebooks) if notebooks else None)
     guard_output(out_dir, books)

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core import paths
+from ..core import config, i18n, paths
 from ..core.course import CHAPTER_MAP, ChapterInfo
-from . import render, templates, web
+from . import render, templates, translation, web
 from .runner import format_value
 
 CSS = """
@@ -59,12 +59,13 @@ def _figures_cell(entry: Mapping[str, Any]) -> str:
         cls = "missed" if name in missed else "ok"
         shown = html.escape(format_value(value))
         targeted.append(f'<code>{html.escape(name)}</code> = <span class="{cls}">{shown}</span>'
-                        f" (target {html.escape(str(condition))})")
+                        f" ({i18n.tr('target {condition}', condition=html.escape(str(condition)))})")
     others = [f"<code>{html.escape(k)}</code> = {html.escape(format_value(v))}"
               for k, v in _flat(metrics) if k not in targets]
     parts = ["<br>".join(targeted)] if targeted else []
     if others:
-        parts.append(f"<details><summary>{len(others)} more figures</summary>{'<br>'.join(others)}</details>")
+        summary = i18n.tr("{count} more figures", count=len(others))
+        parts.append(f"<details><summary>{summary}</summary>{'<br>'.join(others)}</details>")
     return "".join(parts) or '<span class="none">—</span>'
 
 
@@ -90,7 +91,7 @@ def _course_map_png() -> str:
 
 
 def _nav(index: str, prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
-    links = [f'<a href="{index}">⌂ course index</a>']
+    links = [f'<a href="{index}">⌂ {i18n.tr("course index")}</a>']
     if prev:
         links.append(f'<a href="{prev[0]}">← {html.escape(prev[1])}</a>')
     if nxt:
@@ -107,24 +108,28 @@ def _image_root(notebook: Path) -> Path:
     return source if (source / notebook.name).is_file() else notebook.parent
 
 
-def export_chapter(notebook: Path, target: Path, nav: str = "") -> Path:
-    """One chapter page (nbconvert's lab template, images embedded, local MathJax)."""
+def export_chapter(notebook: Path, target: Path, nav: str = "", lang: str = "en") -> Path:
+    """One chapter page in ``lang`` (nbconvert's lab template, images embedded, local MathJax)."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter = HTMLExporter(template_name="lab", embed_images=True, language_code=lang)
     exporter.raw_template = templates.lab_template()
     resources = {"aigc_nav": nav, "metadata": {"path": str(_image_root(notebook))}}
-    body, _ = exporter.from_notebook_node(render.read_for_html(notebook), resources=resources)
+    body, _ = exporter.from_notebook_node(render.read_for_html(notebook, lang), resources=resources)
     target.write_text(render.localise_html(body, f"{web.STATIC}/colab-badge.svg"), encoding="utf-8")
     return target
 
 
-def _index_html(report: Mapping[str, Any] | None, pages: dict[str, str], map_png: str | None) -> str:
+def _index_html(report: Mapping[str, Any] | None, pages: dict[str, str], map_png: str | None,
+                titles: Mapping[str, str] | None = None, lang: str = "en") -> str:
+    """The index page, its words in ``lang`` (the current one of :mod:`~aigc_course.core.i18n` when called)."""
+    tr = i18n.tr
     entries = {e["name"][:2]: e for e in (report or {}).get("notebooks", [])}
     rows = []
     for info in CHAPTER_MAP:
         entry = entries.get(info.number)
-        title = html.escape(info.title)
+        title = html.escape((titles or {}).get(info.number, info.title))
+        branch = html.escape(i18n.translate(info.branch))
         link = f'<a href="{pages[info.number]}">{title}</a>' if info.number in pages else title
         if entry:
             status = html.escape(entry.get("status", "?"))
@@ -133,39 +138,44 @@ def _index_html(report: Mapping[str, Any] | None, pages: dict[str, str], map_png
             cls = "ok" if entry.get("status") == "ok" else "failed"
             missed = ", ".join(entry.get("missed", []))
             rows.append(
-                f"<tr><td>{info.number}</td><td>{link}</td><td>{html.escape(info.branch)}</td>"
+                f"<tr><td>{info.number}</td><td>{link}</td><td>{branch}</td>"
                 f'<td class="{cls}">{status}</td><td class="num">{entry.get("seconds", 0):.1f}</td>'
                 f"<td>{_figures_cell(entry)}</td>"
                 f'<td class="{"missed" if missed else "none"}">{html.escape(missed) or "—"}</td></tr>'
             )
         else:
-            rows.append(f"<tr><td>{info.number}</td><td>{link}</td><td>{html.escape(info.branch)}</td>"
-                        '<td class="none">not run</td><td></td><td></td><td></td></tr>')
+            rows.append(f"<tr><td>{info.number}</td><td>{link}</td><td>{branch}</td>"
+                        f'<td class="none">{tr("not run")}</td><td></td><td></td><td></td></tr>')
     if report:
         total = sum(e.get("seconds", 0) for e in report.get("notebooks", []))
-        meta = (f"Run report: profile <b>{html.escape(str(report.get('profile')))}</b> · device "
-                f"{html.escape(str(report.get('device')))} · torch {html.escape(str(report.get('torch')))} · "
-                f"started {html.escape(str(report.get('started')))} · {len(entries)} chapters in {total:.0f} s")
+        meta = tr("Run report: profile {profile} · device {device} · torch {torch} · started {started} · "
+                  "{count} chapters in {seconds} s",
+                  profile=f"<b>{html.escape(str(report.get('profile')))}</b>",
+                  device=html.escape(str(report.get("device"))), torch=html.escape(str(report.get("torch"))),
+                  started=html.escape(str(report.get("started"))), count=len(entries), seconds=f"{total:.0f}")
     else:
-        meta = "No report.json in the build folder: run <code>aigc-course run</code> first."
-    figure = (f'<h2>Course map</h2><img class="map" alt="course map: deep learning and its five branches" '
+        meta = tr("No report.json in the build folder: run {command} first.",
+                  command="<code>aigc-course run</code>")
+    alt = tr("course map: deep learning and its five branches")
+    figure = (f'<h2>{tr("Course map")}</h2><img class="map" alt="{alt}" '
               f'src="data:image/png;base64,{map_png}">' if map_png else "")
+    columns = ("chapter", "branch", "status", "seconds", "figures", "missed targets")
+    heads = "".join(f"<th>{tr(h)}</th>" for h in columns)
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
-<title>aigc-course — AI-generated content from the math up</title>
+<title>aigc-course — {tr("AI-generated content from the math up")}</title>
 <style>{CSS}</style>
 </head>
 <body>
 <h1>aigc-course</h1>
-<p class="meta">AI-generated content from the math up: neural networks, GANs, VAEs, diffusion, language
-models, sentiment, speech, applications and risks.</p>
+<p class="meta">{tr("AI-generated content from the math up: neural networks, GANs, VAEs, diffusion, language "
+                    "models, sentiment, speech, applications and risks.")}</p>
 <p class="meta">{meta}</p>
-<h2>Chapters</h2>
+<h2>{tr("Chapters")}</h2>
 <table>
-<thead><tr><th>#</th><th>chapter</th><th>branch</th><th>status</th><th>seconds</th><th>figures</th>
-<th>missed targets</th></tr></thead>
+<thead><tr><th>#</th>{heads}</tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>
@@ -176,10 +186,18 @@ models, sentiment, speech, applications and risks.</p>
 """
 
 
-def build_site(build: Path | None = None, out: Path | None = None, *, course_map: bool = True) -> Path:
-    """Write the site for ``build`` (default: the checkout's ``build/``) into ``out`` (default
-    ``<build>/site``); returns ``index.html``."""
-    build = Path(build) if build else paths.build_dir()
+def build_site(build: Path | None = None, out: Path | None = None, *, course_map: bool = True,
+               lang: str | None = None) -> Path:
+    """Write the site for ``build`` (default: the checkout's runner folder for ``lang``: ``build/`` or
+    ``build/zh/``) into ``out`` (default ``<build>/site``); returns ``index.html``. ``lang`` (default
+    ``AIGC_COURSE_LANG``, else English) is the language of the pages: the index's words, the chapter titles, the
+    course map's labels and the chapters' markdown (an English run's notebooks are translated)."""
+    lang = i18n.resolve_language(lang)
+    with i18n.using(lang):
+        return _build_site(Path(build) if build else paths.build_dir(lang), out, course_map, lang)
+
+
+def _build_site(build: Path, out: Path | None, course_map: bool, lang: str) -> Path:
     out = Path(out) if out else build / "site"
     report_path = build / "report.json"
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else None
@@ -193,11 +211,14 @@ def build_site(build: Path | None = None, out: Path | None = None, *, course_map
     web.write_badge(static)
     pages = {number: f"{nb.stem}.html" for number, nb in books.items()}
     order = list(books)
-    titles = {info.number: f"{info.number} {info.title}" for info in CHAPTER_MAP}
+    stems = {stem[:2]: stem for stem in config.CHAPTERS}
+    names = {info.number: translation.chapter_title(stems[info.number], lang) for info in CHAPTER_MAP}
+    titles = {number: f"{number} {name}" for number, name in names.items()}
     for i, number in enumerate(order):
         prev = (pages[order[i - 1]], titles[order[i - 1]]) if i > 0 else None
         nxt = (pages[order[i + 1]], titles[order[i + 1]]) if i + 1 < len(order) else None
-        export_chapter(books[number], out / pages[number], _nav("index.html", prev, nxt))
+        export_chapter(books[number], out / pages[number], _nav("index.html", prev, nxt), lang)
     index = out / "index.html"
-    index.write_text(_index_html(report, pages, _course_map_png() if course_map else None), encoding="utf-8")
+    index.write_text(_index_html(report, pages, _course_map_png() if course_map else None, names, lang),
+                     encoding="utf-8")
     return index

@@ -9,18 +9,21 @@ Before nbconvert sees it, a copy of the notebook is laid out for 1280×720 slide
 :mod:`.slide_layout`: the prose beyond each cell's first sentence goes to speaker notes (``s`` opens
 reveal's speaker view), long outputs and long code get sub-slides of their own, long text outputs are
 cut. ``layout=False`` exports the cells as they are.
+
+``lang="zh"`` builds the Chinese decks: from the Chinese run's executed notebooks (``aigc-course run --lang zh``),
+else from the source with its markdown translated (``<html lang="zh">``, so browsers pick a Chinese font).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..core import paths
+from ..core import i18n, paths
 from . import render, slide_layout, templates, web
 
 
-def export_deck(notebook: Path, out: Path, *, layout: bool = True) -> Path:
-    """Write ``out/<stem>.slides.html`` (assets in ``out/_static/``); returns its path."""
+def export_deck(notebook: Path, out: Path, *, layout: bool = True, lang: str = "en") -> Path:
+    """Write ``out/<stem>.slides.html`` (assets in ``out/_static/``) in ``lang``; returns its path."""
     from nbconvert import SlidesExporter
 
     static = out / web.STATIC
@@ -34,9 +37,10 @@ def export_deck(notebook: Path, out: Path, *, layout: bool = True) -> Path:
         reveal_scroll=True,
         reveal_width=str(slide_layout.SLIDE_WIDTH),
         reveal_height=str(slide_layout.SLIDE_HEIGHT),
+        language_code=lang,
     )
     exporter.raw_template = templates.reveal_template()
-    nb = render.read_for_html(notebook)
+    nb = render.read_for_html(notebook, lang)
     if layout:
         nb = slide_layout.lay_out(nb)
     body, _ = exporter.from_notebook_node(nb)
@@ -46,15 +50,17 @@ def export_deck(notebook: Path, out: Path, *, layout: bool = True) -> Path:
 
 
 def build_slides(only: list[str] | None = None, *, out: Path | None = None,
-                 build: Path | None = None) -> list[Path]:
+                 build: Path | None = None, lang: str | None = None) -> list[Path]:
     """Decks for the chapters in ``only`` (numbers or stems; default all) into ``out``
-    (default ``<build>/slides``); returns their paths."""
-    build = Path(build) if build else paths.build_dir()
+    (default ``<build>/slides``) in ``lang`` (default ``AIGC_COURSE_LANG``, else English; the build folder
+    defaults to the runner's for that language: ``build/`` or ``build/zh/``); returns their paths."""
+    lang = i18n.resolve_language(lang)
+    build = Path(build) if build else paths.build_dir(lang)
     out = Path(out) if out else build / "slides"
     out.mkdir(parents=True, exist_ok=True)
     decks = []
     for notebook, executed in render.chapter_sources(only, build):
-        deck = export_deck(notebook, out)
+        deck = export_deck(notebook, out, lang=lang)
         print(f"{deck}  ({'executed' if executed else 'source, no outputs'}: {notebook})")
         decks.append(deck)
     return decks

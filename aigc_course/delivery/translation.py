@@ -273,10 +273,42 @@ def join_cjk_lines(text: str) -> str:
     return "".join(out)
 
 
+def chapter_title(stem: str, lang: str = "zh") -> str:
+    """The chapter's title in ``lang``: the ``# NN — title`` line of its translated title cell, else the English
+    title of its profile row."""
+    from ..core.config import chapter
+
+    english = chapter(stem).title
+    if lang == "en":
+        return english
+    for entry in load(stem, lang).values():
+        match = re.match(rf"#\s*{stem[:2]}\s*—\s*(.+)", entry.get("text", ""))
+        if match:
+            return match.group(1).strip()
+    return english
+
+
+def in_language(nb: dict[str, Any], stem: str, lang: str) -> dict[str, Any]:
+    """``nb`` in ``lang``: as it is when it already is (an executed Chinese edition records its language), else
+    its markdown translated (:func:`translated_notebook`)."""
+    if nb.get("metadata", {}).get("language", "en") == lang:
+        return nb
+    return translated_notebook(nb, stem, lang)
+
+
+_LANG_LINE = re.compile(r"^LANG\s*=\s*None\b", re.M)
+
+
+def set_lang_line(source: str, lang: str) -> str:
+    """The parameters cell's source with ``LANG = None`` set to ``LANG = "<lang>"`` (the comment kept)."""
+    return _LANG_LINE.sub(f'LANG = "{lang}"', source, count=1)
+
+
 def translated_notebook(nb: dict[str, Any], stem: str, lang: str = "zh", *, strict: bool = False) -> dict[str, Any]:
     """A copy of ``nb`` with every markdown cell in ``lang`` where a current translation exists (the English
-    stays where none does, unless ``strict``, which raises); code cells untouched. The notebook's metadata
-    records the language."""
+    stays where none does, unless ``strict``, which raises). Code cells are untouched but one line: the
+    ``parameters`` cell's ``LANG = None`` becomes ``LANG = "<lang>"``, so figures, widgets and feedback speak the
+    edition's language wherever it is opened (Colab included). The notebook's metadata records the language."""
     if lang == "en":
         return copy.deepcopy(nb)
     if lang not in LANGUAGES:
@@ -291,6 +323,9 @@ def translated_notebook(nb: dict[str, Any], stem: str, lang: str = "zh", *, stri
     for cell in markdown_cells(out):
         if cell["id"] in current:
             cell["source"] = join_cjk_lines(cells[cell["id"]]["text"]).splitlines(keepends=True)
+    for cell in out.get("cells", []):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["source"] = set_lang_line(_source(cell), lang).splitlines(keepends=True)
     for cell in out.get("cells", [])[:1]:  # the title cell's badge opens this language's student edition
         cell["source"] = _source(cell).replace(colab_url(stem), colab_url(stem, lang)).splitlines(keepends=True)
     out.setdefault("metadata", {})["language"] = lang

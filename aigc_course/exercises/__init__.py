@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core import i18n
+
 KINDS = ("implement", "experiment", "derive", "concept")
 ID_PATTERN = re.compile(r"^(\d\d)\.[a-z][a-z0-9_]*$")
 
@@ -172,7 +174,8 @@ def check(exercise_id: str, answer: Any, **context: Any) -> bool:
 def hint(exercise_id: str) -> None:
     """Print the hint of ``exercise_id`` (students ask for it; it is not shown otherwise)."""
     ex = get(exercise_id)
-    print(f"hint for {exercise_id} ({ex.title}): {ex.hint or 'no hint for this one — reread the statement.'}")
+    print(i18n.translate(f"hint for {exercise_id} ({ex.title}): "
+                         f"{ex.hint or 'no hint for this one — reread the statement.'}"))
 
 
 def notebook_exercises(cells: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

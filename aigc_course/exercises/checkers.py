@@ -3,7 +3,8 @@
 Each checker prints ``✅`` or ``❌`` with a helpful message and returns ``True`` / ``False``.
 Known wrong answers (``mistakes``) get their own explanation. An exercise left as the student
 hand-out has it (``answer = None``, a function that raises ``NotImplementedError``) is reported as
-"not attempted yet" rather than as an error. Under the course runner and in
+"not attempted yet" rather than as an error. Messages are shown in the course language
+(:func:`aigc_course.core.i18n.translate`; the Chinese ones live in ``core/locale/zh/``). Under the course runner and in
 CI (``AIGC_COURSE_STRICT_EXERCISES=1``) a failed check raises :class:`ExerciseFailed`, so a
 broken solution cannot pass unnoticed.
 """
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from ..core import i18n
 
 
 class ExerciseFailed(AssertionError):
@@ -37,6 +40,7 @@ def _close(a: Any, b: Any, atol: float, rtol: float) -> bool:
 
 
 def _report(name: str, ok: bool, message: str) -> bool:
+    message = i18n.translate(message)  # in the course language (core.i18n: the exercise bank's catalogue)
     print(f"{'✅' if ok else '❌'} {name}: {message}")
     if not ok and os.environ.get("AIGC_COURSE_STRICT_EXERCISES") == "1":
         raise ExerciseFailed(f"{name}: {message}")

@@ -9,7 +9,6 @@ a function draws into that panel of the caller's figure and leaves layout and di
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -17,9 +16,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from . import fonts  # noqa: E402
+from ..core import i18n
+from . import fonts, language  # noqa: F401  (language: figure text in the course language)
 
-fonts.cjk_font(warn=os.environ.get("AIGC_COURSE_LANG") == "zh")  # Chinese labels draw as characters, not boxes
+fonts.cjk_font(warn=i18n.language() == "zh")  # Chinese labels draw as characters, not boxes
+fonts.prefer_cjk(i18n.language() == "zh")
+i18n.on_change(lambda lang: fonts.prefer_cjk(lang == "zh"))
 
 
 def _finish(fig: Figure, show: bool, ax: plt.Axes | None = None) -> Figure | None:

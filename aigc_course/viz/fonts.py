@@ -80,4 +80,21 @@ def cjk_font(warn: bool = True) -> str | None:
     return family
 
 
-__all__ = ["FAMILIES", "INSTALL_HINT", "cjk_font"]
+def prefer_cjk(on: bool) -> None:
+    """Put the CJK family first in ``font.family`` (``on``) or last (not ``on``; the English default).
+
+    Per-glyph fallback does not reach text that mixes a formula with prose (``"可训练：$r(d_{in}+d_{out})$ 个参数"``):
+    matplotlib's mathtext draws the prose outside ``$…$`` with the *first* family only. While the course speaks
+    Chinese, that family is the CJK one (its Latin letters and digits are well formed); in English the default
+    family stays first, so English figures look as they always did.
+    """
+    import matplotlib
+
+    family = cjk_font(warn=on)
+    if family is None:
+        return
+    others = [f for f in matplotlib.rcParams["font.family"] if f != family]
+    matplotlib.rcParams["font.family"] = [family, *others] if on else [*others, family]
+
+
+__all__ = ["FAMILIES", "INSTALL_HINT", "cjk_font", "prefer_cjk"]

@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from ..core import i18n
+
 # The fixed data density of the p_g demo: an equal mixture of two Gaussians.
 PG_DATA_MEANS: tuple[float, ...] = (-2.0, 2.0)
 PG_DATA_STD: float = 0.5
@@ -126,9 +128,9 @@ def pg_slider(mu_g: float = 0.0, sigma_g: float = 1.0):
 
     return w.interactive(
         draw,
-        mu_g=w.FloatSlider(value=mu_g, min=-5.0, max=5.0, step=0.1, description="mean of p_g",
+        mu_g=w.FloatSlider(value=mu_g, min=-5.0, max=5.0, step=0.1, description=i18n.tr("mean of p_g"),
                            continuous_update=False, style={"description_width": "initial"}),
-        sigma_g=w.FloatSlider(value=sigma_g, min=0.2, max=3.0, step=0.05, description="std of p_g",
+        sigma_g=w.FloatSlider(value=sigma_g, min=0.2, max=3.0, step=0.05, description=i18n.tr("std of p_g"),
                               continuous_update=False, style={"description_width": "initial"}),
     )
 
@@ -288,7 +290,7 @@ def decoding_update(model, vocab, prompt: str = "ROMEO:", temperature: float = 0
                                       top_k=int(top_k) or None, top_p=float(top_p) if top_p < 1.0 else None,
                                       seed=seed)
     except (UnknownCharactersError, ValueError) as exc:
-        text = f"error: {exc}"
+        text = i18n.tr("error: {message}", message=exc)
     if show:
         print(text)
     return text
@@ -307,12 +309,14 @@ def decoding_playground(model, vocab, prompt: str = "ROMEO:", length: int = 300)
 
     return w.interactive(
         draw,
-        {"manual": True, "manual_name": "generate"},
-        prompt=w.Text(value=prompt, description="prompt", style=style),
-        temperature=w.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature (0 = greedy)",
-                                  style=style),
-        top_k=w.IntSlider(value=0, min=0, max=len(vocab), step=1, description="top-k (0 = off)", style=style),
-        top_p=w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 = off)", style=style),
-        length=w.IntSlider(value=length, min=20, max=1000, step=20, description="characters", style=style),
-        seed=w.IntText(value=0, description="seed", style=style),
+        {"manual": True, "manual_name": i18n.tr("generate")},
+        prompt=w.Text(value=prompt, description=i18n.tr("prompt"), style=style),
+        temperature=w.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05,
+                                  description=i18n.tr("temperature (0 = greedy)"), style=style),
+        top_k=w.IntSlider(value=0, min=0, max=len(vocab), step=1, description=i18n.tr("top-k (0 = off)"),
+                          style=style),
+        top_p=w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description=i18n.tr("top-p (1 = off)"),
+                            style=style),
+        length=w.IntSlider(value=length, min=20, max=1000, step=20, description=i18n.tr("characters"), style=style),
+        seed=w.IntText(value=0, description=i18n.tr("seed"), style=style),
     )

@@ -10,15 +10,18 @@ from __future__ import annotations
 import html
 
 from ..apps.assistant import Conversation, Reply
+from ..core import i18n
 
 
 def format_turn(user: str, reply: Reply) -> str:
     """One turn as HTML: the customer's message, then the reply with its intent and confidence (or the hand-over)."""
-    tag = "handed over to a human" if reply.handover else f"{reply.intent} · confidence {reply.confidence:.2f}"
+    tag = (i18n.tr("handed over to a human") if reply.handover
+           else i18n.tr("{intent} · confidence {confidence:.2f}", intent=reply.intent, confidence=reply.confidence))
     if reply.missing:
-        tag += f" · waiting for {reply.missing[0]}"
-    return (f"<div style='margin:4px 0'><b>you:</b> {html.escape(user)}</div>"
-            f"<div style='margin:4px 0 10px 16px'><b>assistant</b> <i style='color:#777'>({html.escape(tag)})</i>: "
+        tag += i18n.tr(" · waiting for {slot}", slot=reply.missing[0])
+    you, assistant = i18n.tr("you:"), i18n.tr("assistant")
+    return (f"<div style='margin:4px 0'><b>{you}</b> {html.escape(user)}</div>"
+            f"<div style='margin:4px 0 10px 16px'><b>{assistant}</b> <i style='color:#777'>({html.escape(tag)})</i>: "
             f"{html.escape(reply.text)}</div>")
 
 
@@ -29,9 +32,9 @@ class ChatUI:
         import ipywidgets as w
 
         self.conversation = conversation
-        self.log = w.HTML(value="<i>Ask the Inkwell Books assistant something.</i>")
-        self.box = w.Text(placeholder="Type a question and press Enter", layout=w.Layout(width="70%"))
-        self.button = w.Button(description="Send")
+        self.log = w.HTML(value="<i>" + i18n.tr("Ask the Inkwell Books assistant something.") + "</i>")
+        self.box = w.Text(placeholder=i18n.tr("Type a question and press Enter"), layout=w.Layout(width="70%"))
+        self.button = w.Button(description=i18n.tr("Send"))
         self.button.on_click(lambda _: self._from_box())
         if w.__version__.startswith("7"):  # Enter submits in 7; in 8 (on_submit deprecated) use the button
             self.box.on_submit(lambda _: self._from_box())

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core import i18n
 from ..models import audio as ac_audio
 from ..models import tts
 
@@ -118,9 +119,9 @@ def tts_demo(model: tts.Tacotron | tts.DurationTTS, cfg: ac_audio.MelConfig, *, 
     """
     import ipywidgets as w
 
-    box = w.Text(value=default, description="digits:", placeholder="e.g. 381 or three eight one")
-    use_gan = w.Checkbox(value=False, description="GAN vocoder", disabled=vocoder is None)
-    button = w.Button(description="Speak", button_style="primary")
+    box = w.Text(value=default, description=i18n.tr("digits:"), placeholder=i18n.tr("e.g. 381 or three eight one"))
+    use_gan = w.Checkbox(value=False, description=i18n.tr("GAN vocoder"), disabled=vocoder is None)
+    button = w.Button(description=i18n.tr("Speak"), button_style="primary")
     out = w.Output()
 
     def speak(_: Any = None) -> None:
@@ -130,7 +131,7 @@ def tts_demo(model: tts.Tacotron | tts.DurationTTS, cfg: ac_audio.MelConfig, *, 
                 result = synthesize(box.value, model, cfg, vocoder=vocoder if use_gan.value else None, judge=judge,
                                     **kwargs)
             except ValueError as exc:  # UnsupportedTextError is a ValueError
-                print(f"⚠️ {exc}")
+                print(f"⚠️ {i18n.translate(str(exc))}")
                 return
             show_synthesis(result, cfg)
 
