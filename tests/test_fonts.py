@@ -46,3 +46,35 @@ def test_without_a_cjk_font_the_warning_says_what_to_install(monkeypatch):
         fonts.cjk_font.cache_clear()
         monkeypatch.undo()
         fonts.cjk_font(warn=False)
+
+
+def test_on_colab_a_missing_cjk_font_is_installed_then_used(monkeypatch):
+    """Colab lacks a CJK font: the Chinese edition installs fonts-noto-cjk (apt-get) and registers it."""
+    import subprocess
+    import sys
+    import types
+
+    calls = []
+    installed = {"done": False}
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(fonts.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(fonts, "_known",
+                        lambda: {"DejaVu Sans"} | ({"Noto Sans CJK SC"} if installed["done"] else set()))
+    monkeypatch.setattr(fonts, "_candidate_files", lambda: [])
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        installed["done"] = True
+        return subprocess.CompletedProcess(cmd, 0, b"", b"")
+
+    monkeypatch.setattr(fonts.subprocess, "run", fake_run)
+    family_before = list(matplotlib.rcParams["font.family"])
+    fonts.cjk_font.cache_clear()
+    try:
+        assert fonts.cjk_font(warn=True) == "Noto Sans CJK SC"
+        assert calls == [["apt-get", "install", "-y", "-qq", "fonts-noto-cjk"]]
+    finally:
+        matplotlib.rcParams["font.family"] = family_before
+        fonts.cjk_font.cache_clear()
+        monkeypatch.undo()
+        fonts.cjk_font(warn=False)

@@ -154,6 +154,7 @@ def test_code_strings_finds_labels_f_strings_and_messages():
     src = ('ax.set_title(f"step {s}: loss {l:.2f}")\nplt.plot(x, label="train")\nax.set(xlabel="epoch")\n'
            'fig.suptitle("x")\nprint("not a label")\n')
     assert code_strings.figure_text(src) == ["step {}: loss {}", "train", "epoch"]
+    assert code_strings.tr_keys('w.Button(description=i18n.tr("Send"))\nac.tr(f"{n} more")\n') == ["{} more", "Send"]
     bank = '"""Doc string here."""\nHINT = "Sum over the last dim."\nx = f"got {a}, not right"\nk = "kl"\n'
     assert code_strings.messages(bank) == ["Sum over the last dim.", "got {}, not right"]
 

@@ -58,6 +58,12 @@ GLOSSARY: dict[str, str] = {
     "image generation": "图像生成",
     "recommendation system": "推荐系统",
     "fine-tuning": "微调",
+    "flow matching": "流匹配",
+    "classifier-free guidance": "无分类器引导",
+    "held-out": "留出",
+    "checkpoint": "检查点",
+    "grounded (in a retrieved passage)": "依据",
+    "burst / decoy": "爆发 / 诱饵",
 }
 
 

@@ -6,6 +6,7 @@ Two kinds, both read with :mod:`ast` (nothing is run):
 * **figure text** — the string (or f-string, its fields as ``{}`` holes) given to a plotting call
   (``set_title``, ``xlabel``, ``text``, ``annotate``, …) or to a ``label=`` / ``title=`` / ``xlabel=`` … keyword,
   in the notebooks' code cells and the package's plotting modules;
+* **labels** — the key of every ``tr("…")`` call (widgets, the site, a notebook's own widget);
 * **exercise feedback** — every message of the exercise bank (``exercises/chNN.py``) and its checkers: the string
   literals and f-strings of two or more words, docstrings excepted.
 
@@ -62,7 +63,7 @@ def _parse(source: str) -> ast.AST | None:
 
 
 def figure_text(source: str) -> list[str]:
-    """The figure text of a piece of Python source (templates with ``{}`` holes), in order, without repeats."""
+    """The figure text of a piece of Python source (templates with ``{}`` holes), without repeats."""
     tree = _parse(source)
     found: list[str] = []
     for node in ast.walk(tree) if tree is not None else ():
@@ -79,6 +80,20 @@ def figure_text(source: str) -> list[str]:
                 elif isinstance(kw.value, (ast.List, ast.Tuple)):
                     found += [t for e in kw.value.elts if (t := template(e)) is not None]
     return list(dict.fromkeys(t for t in found if _WORDS.search(t)))
+
+
+def tr_keys(source: str) -> list[str]:
+    """The keys of the ``tr("…")`` / ``i18n.tr("…")`` / ``ac.tr("…")`` calls of a piece of source (labels a module or
+    a notebook puts on widgets and pages), without repeats."""
+    tree = _parse(source)
+    found = []
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+            if name == "tr" and (t := template(node.args[0])) is not None:
+                found.append(t)
+    return list(dict.fromkeys(found))
 
 
 def messages(source: str) -> list[str]:
@@ -115,11 +130,16 @@ def sources() -> dict[str, list[str]]:
     module (messages) — ``where`` relative to the checkout."""
     out: dict[str, list[str]] = {}
     for path in sorted(paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb")):
-        out[f"notebooks/{path.name}"] = figure_text(_notebook_code(path))
+        code = _notebook_code(path)
+        out[f"notebooks/{path.name}"] = list(dict.fromkeys(figure_text(code) + tr_keys(code)))
     pkg = package_dir()
     for folder in PLOT_MODULES:
         for path in sorted((pkg / folder).rglob("*.py")):
             out[f"aigc_course/{path.relative_to(pkg)}"] = figure_text(path.read_text(encoding="utf-8"))
+    for path in sorted(pkg.rglob("*.py")):
+        if keys := tr_keys(path.read_text(encoding="utf-8")):
+            where = f"aigc_course/{path.relative_to(pkg)}"
+            out[where] = list(dict.fromkeys(out.get(where, []) + keys))
     for path in sorted((pkg / "exercises").glob("*.py")):
         if path.name != "__init__.py":
             out[f"aigc_course/exercises/{path.name}"] = messages(path.read_text(encoding="utf-8"))

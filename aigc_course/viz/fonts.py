@@ -53,10 +53,27 @@ def _candidate_files() -> list[str]:
     return list(dict.fromkeys(sans + files))
 
 
+def _install_on_colab() -> bool:
+    """On Colab (root, a network, Debian packages), install ``fonts-noto-cjk`` once; elsewhere do nothing. Whether
+    an install ran and succeeded."""
+    import sys
+
+    if "google.colab" not in sys.modules or not shutil.which("apt-get"):
+        return False
+    print("Chinese figure labels need a CJK font: installing fonts-noto-cjk (Colab, once per session, ~1 min)")
+    try:
+        done = subprocess.run(["apt-get", "install", "-y", "-qq", "fonts-noto-cjk"], capture_output=True,
+                              timeout=600)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
 @lru_cache(maxsize=1)
 def cjk_font(warn: bool = True) -> str | None:
     """The family used for Chinese glyphs (appended to matplotlib's ``font.family``), or ``None`` — with a
-    warning that says how to install one — when this machine has none."""
+    warning that says how to install one — when this machine has none. When one is wanted (``warn``) on Colab,
+    ``fonts-noto-cjk`` is installed first (the Chinese edition's figures then draw characters there too)."""
     import matplotlib
     from matplotlib import font_manager
 
@@ -69,6 +86,16 @@ def cjk_font(warn: bool = True) -> str | None:
         family = next((f for f in FAMILIES if f in _known()), None)
         if family is not None:  # one file is enough: stop registering (import time)
             break
+    if family is None and warn and _install_on_colab():
+        family = next((f for f in FAMILIES if f in _known()), None)
+        for path in _candidate_files() if family is None else []:
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+            family = next((f for f in FAMILIES if f in _known()), None)
+            if family is not None:
+                break
     if family is None:
         if warn:
             warnings.warn(f"no font with Chinese glyphs found: Chinese text in figures will show as boxes; "
