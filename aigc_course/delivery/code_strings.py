@@ -167,33 +167,28 @@ def recorded_misses(path: Path) -> dict[str, list[str]]:
     return out
 
 
+def _report(groups: dict[str, list[str]], what: str, hint: str) -> int:
+    """Print each group's strings and the total; the exit status is 1 when there is any."""
+    for where, strings in groups.items():
+        print(f"{where}: {len(strings)}")
+        for text in strings:
+            print(f"  {text!r}")
+    total = sum(len(v) for v in groups.values())
+    print(f"{total} {what}" + (f" — {hint}" if total else ""))
+    return 1 if total else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    lang = "zh"
-    if "--lang" in args:
-        lang = args[args.index("--lang") + 1]
+    lang = args[args.index("--lang") + 1] if "--lang" in args else "zh"
     if args[:1] == ["misses"] and len(args) >= 2:
-        found = recorded_misses(Path(args[1]))
-        for chapter, texts in found.items():
-            print(f"{chapter}: {len(texts)} shown without a translation")
-            for text in texts:
-                print(f"  {text!r}")
-        total = sum(len(v) for v in found.values())
-        print(f"{total} strings shown untranslated" + (" — add them to aigc_course/core/locale/<lang>/*.json (data "
-                                                      "that stays English maps to itself)" if total else ""))
-        return 1 if total else 0
-    if not args or args[0] != "missing":
-        print(__doc__)
-        return 2
-    gaps = missing(lang)
-    for where, strings in gaps.items():
-        print(f"{where}: {len(strings)}")
-        for s in strings:
-            print(f"  {s!r}")
-    total = sum(len(v) for v in gaps.values())
-    print(f"{total} strings without a {lang} translation" + (" — add them to aigc_course/core/locale/"
-                                                               f"{lang}/*.json" if total else ""))
-    return 1 if total else 0
+        return _report(recorded_misses(Path(args[1])), "strings shown untranslated",
+                       "add them to aigc_course/core/locale/<lang>/*.json (data that stays English maps to itself)")
+    if args[:1] == ["missing"]:
+        return _report(missing(lang), f"strings without a {lang} translation",
+                       f"add them to aigc_course/core/locale/{lang}/*.json")
+    print(__doc__)
+    return 2
 
 
 if __name__ == "__main__":

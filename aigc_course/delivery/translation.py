@@ -31,11 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core import paths
+from ..core.i18n import LANGUAGES
 from .conventions import colab_url, dumps
 from .tag_solutions import source as _source
-
-LANGUAGES: tuple[str, ...] = ("en", "zh")
-"""``en`` is the source; ``zh`` (Simplified Chinese) is translated."""
 
 
 def translations_dir(lang: str = "zh") -> Path:

@@ -19,8 +19,7 @@ from matplotlib.figure import Figure
 from ..core import i18n
 from . import fonts, language  # noqa: F401  (language: figure text in the course language)
 
-fonts.cjk_font(warn=i18n.language() == "zh")  # Chinese labels draw as characters, not boxes
-fonts.prefer_cjk(i18n.language() == "zh")
+fonts.prefer_cjk(i18n.language() == "zh")  # a CJK fallback font: Chinese labels draw as characters, not boxes
 i18n.on_change(lambda lang: fonts.prefer_cjk(lang == "zh"))
 
 

@@ -69,12 +69,9 @@ def _install_on_colab() -> bool:
     return done.returncode == 0
 
 
-@lru_cache(maxsize=1)
-def cjk_font(warn: bool = True) -> str | None:
-    """The family used for Chinese glyphs (appended to matplotlib's ``font.family``), or ``None`` — with a
-    warning that says how to install one — when this machine has none. When one is wanted (``warn``) on Colab,
-    ``fonts-noto-cjk`` is installed first (the Chinese edition's figures then draw characters there too)."""
-    import matplotlib
+def _register_first() -> str | None:
+    """The first of :data:`FAMILIES` matplotlib knows, registering candidate files one by one until one gives it
+    (one file is enough: this runs at import time)."""
     from matplotlib import font_manager
 
     family = next((f for f in FAMILIES if f in _known()), None)
@@ -84,18 +81,21 @@ def cjk_font(warn: bool = True) -> str | None:
         except (OSError, RuntimeError, ValueError):
             continue
         family = next((f for f in FAMILIES if f in _known()), None)
-        if family is not None:  # one file is enough: stop registering (import time)
+        if family is not None:
             break
+    return family
+
+
+@lru_cache(maxsize=2)
+def cjk_font(warn: bool = True) -> str | None:
+    """The family used for Chinese glyphs (appended to matplotlib's ``font.family``), or ``None`` — with a
+    warning that says how to install one — when this machine has none. When one is wanted (``warn``) on Colab,
+    ``fonts-noto-cjk`` is installed first (the Chinese edition's figures then draw characters there too)."""
+    import matplotlib
+
+    family = _register_first()
     if family is None and warn and _install_on_colab():
-        family = next((f for f in FAMILIES if f in _known()), None)
-        for path in _candidate_files() if family is None else []:
-            try:
-                font_manager.fontManager.addfont(path)
-            except (OSError, RuntimeError, ValueError):
-                continue
-            family = next((f for f in FAMILIES if f in _known()), None)
-            if family is not None:
-                break
+        family = _register_first()
     if family is None:
         if warn:
             warnings.warn(f"no font with Chinese glyphs found: Chinese text in figures will show as boxes; "
