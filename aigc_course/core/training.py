@@ -350,7 +350,7 @@ def run_steps(
 
 def loss_step(
     loss_fn: Callable[[int], torch.Tensor | tuple[torch.Tensor, Mapping[str, float]]],
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
     *,
     clip: float | None = None,
     params: Iterable[nn.Parameter] | None = None,
@@ -358,17 +358,22 @@ def loss_step(
 ) -> Callable[[int], dict[str, float]]:
     """The usual step for :func:`run_steps`: ``loss_fn(i)`` returns the loss (or ``(loss, figures)``), then
     ``zero_grad → backward → clip the gradient norm of params to clip → optimizer.step``; logs the loss as
-    ``name`` (and the figures)."""
-    params = list(params) if params is not None else [p for g in optimizer.param_groups for p in g["params"]]
+    ``name`` (and the figures). ``optimizer`` may be a list (e.g. Muon for some parameters, AdamW for the rest):
+    each steps its own parameters."""
+    optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
+    params = list(params) if params is not None else [p for o in optimizers for g in o.param_groups
+                                                      for p in g["params"]]
 
     def step(i: int) -> dict[str, float]:
         out = loss_fn(i)
         loss, figures = out if isinstance(out, tuple) else (out, {})
-        optimizer.zero_grad(set_to_none=True)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip:
             nn.utils.clip_grad_norm_(params, clip)
-        optimizer.step()
+        for opt in optimizers:
+            opt.step()
         return {name: loss.item(), **figures}
 
     return step

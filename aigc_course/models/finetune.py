@@ -201,12 +201,17 @@ def finetune(
     (its checkpoint names the cache entry), or load the cached result.
 
     ``hp`` holds the :class:`~aigc_course.models.lm.LMTrainConfig` fields (``lr`` is replaced by
-    ``{method}_lr`` when present) and ``lora_r``, ``lora_alpha``. ``extra`` of the result has
+    ``{method}_lr`` when present; ``block_size``, the training windows, defaults to the base model's context) and
+    ``lora_r``, ``lora_alpha``. ``extra`` of the result has
     ``val_loss`` (nats/char on all validation windows), ``trainable_params``, ``train_seconds``, ``steps``."""
     base_model: lm.GPT = base.model
     device = torch.device(device) if device is not None else base_model.wte.weight.device
     hp = {**dict(hp), "lr": hp.get(f"{method}_lr", hp.get("lr"))}
-    cfg = lm.train_config({**hp, "block_size": base_model.cfg.block_size})
+    block = int(hp.get("block_size") or base_model.cfg.block_size)
+    if block > base_model.cfg.block_size and base_model.cfg.positions == "learned":
+        raise ValueError(f"block_size {block} is longer than the base model's context {base_model.cfg.block_size}: "
+                         "its learned positions stop there; fine-tune on windows of at most that length")
+    cfg = lm.train_config({**hp, "block_size": block})
     # which weights, not only which file name: a base retrained with the same config keeps its file name
     fingerprint = weights_fingerprint(base_model)
     key = {**{k: v for k, v in hp.items() if not k.endswith("_lr")}, "lr": cfg.lr, "method": method,

@@ -528,6 +528,8 @@ class LMTrainConfig:
     eval_windows: int | None = 200
     bf16: bool = False  # bfloat16 autocast for the forward pass (fast on CPUs with AVX512-BF16 and on GPUs)
     seed: int = 0
+    optimizer: str = "adamw"  # "adamw", or "muon": Muon on the blocks' weight matrices, AdamW on the rest
+    ns_steps: int = 5  # Newton–Schulz steps of Muon's orthogonalisation
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -543,6 +545,19 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
 
 
+def make_optimizers(model: nn.Module, cfg: LMTrainConfig) -> list[torch.optim.Optimizer]:
+    """The optimizers ``cfg.optimizer`` names: ``"adamw"`` → ``[make_optimizer(...)]``; ``"muon"`` →
+    :func:`~aigc_course.models.muon.muon_and_adamw` (Muon for the Transformer blocks' 2-D weights, AdamW for
+    embeddings, head, biases and norms)."""
+    if cfg.optimizer == "adamw":
+        return [make_optimizer(model, cfg.lr, cfg.weight_decay)]
+    if cfg.optimizer == "muon":
+        from .muon import muon_and_adamw
+
+        return muon_and_adamw(model, cfg.lr, cfg.weight_decay, ns_steps=cfg.ns_steps)
+    raise ValueError(f"optimizer must be 'adamw' or 'muon', not {cfg.optimizer!r}")
+
+
 def train_lm(
     model: nn.Module,
     train_data: torch.Tensor,
@@ -551,7 +566,7 @@ def train_lm(
     session: TrainingSession | None = None,
     progress: Callable[[int, dict[str, float]], None] | None = None,
 ) -> dict[str, list[float]]:
-    """Train a language model on ``train_data`` (1-D ids) with AdamW and return its history:
+    """Train a language model on ``train_data`` (1-D ids) with ``cfg.optimizer`` and return its history:
     ``step``, ``seconds`` (training time so far), ``train_loss`` (mean over the interval) and
     ``val_loss`` (nats/char on up to ``cfg.eval_windows`` windows of ``val_data``), every
     ``cfg.eval_every`` steps and at the end. With a :class:`TrainingSession` (from
@@ -559,7 +574,7 @@ def train_lm(
     from ..core import training
 
     device = next(model.parameters()).device
-    opt = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    opts = make_optimizers(model, cfg)
     gen = torch.Generator()
     budget = cfg.seconds
 
@@ -586,9 +601,9 @@ def train_lm(
         with _autocast(device, cfg.bf16):
             return {"val_loss": evaluate_lm(model, val_data, cfg.block_size, max_windows=cfg.eval_windows)}
 
-    step = training.loss_step(loss_fn, opt, clip=cfg.grad_clip or None, params=model.parameters(), name="train_loss")
+    step = training.loss_step(loss_fn, opts, clip=cfg.grad_clip or None, params=model.parameters(), name="train_loss")
     model.train()
-    return training.run_steps(step, total=cfg.max_steps, chunk=cfg.eval_every, optimizers=[opt],
+    return training.run_steps(step, total=cfg.max_steps, chunk=cfg.eval_every, optimizers=opts,
                               session=session, seconds=budget, lr_at=lr_at, chunk_start=seed, evaluate=evaluate,
                               on_chunk=progress)
 
