@@ -42,8 +42,9 @@ register(
             # memorisation
             "mem_prompts": 100, "mem_prompt_len": 32, "mem_new": 50, "mem_lengths": (10, 20, 30, 40, 50),
             "mem_examples": 2,
-            # a copy of the mini-GPT trained to memorise: ~60 passes over 5,000 characters (fast)
-            "overfit_chars": 5000, "overfit_steps": 300, "overfit_lr": 2e-3, "overfit_batch": 16,
+            # a copy of the mini-GPT trained to memorise: ~60 passes over 5,000 characters (fast: 150 steps of 16
+            # windows of the mini-GPT's 128-character context)
+            "overfit_chars": 5000, "overfit_steps": 150, "overfit_lr": 2e-3, "overfit_batch": 16,
             # green-list watermark (Kirchenbauer et al. 2023)
             "wm_key": 15485863, "wm_gamma": 0.5, "wm_delta": 2.0, "wm_texts": 60, "wm_tokens": 200,
             "wm_prompt_len": 16, "wm_fpr": 0.01, "wm_delta_grid": (1.0, 2.0, 4.0), "wm_grid_texts": 20,
