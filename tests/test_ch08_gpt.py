@@ -175,3 +175,11 @@ def test_fine_tune_cache_key_names_the_base_weights():
     with torch.no_grad():
         same.blocks[0].attn.c_attn.weight[0, 0] += 1e-3  # a retrained base keeps its file name, not its weights
     assert finetune.weights_fingerprint(base) != finetune.weights_fingerprint(same)
+
+
+def test_fine_tuning_windows_longer_than_the_base_context_are_refused():
+    from types import SimpleNamespace
+
+    base = SimpleNamespace(model=_gpt(block=16))  # learned positions 0 … 15
+    with pytest.raises(ValueError, match="longer than the base model's context 16"):
+        finetune.finetune("full", base, None, {"block_size": 32, "max_steps": 1}, progress=False)
