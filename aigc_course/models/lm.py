@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.training import TrainingSession, warmup_cosine_lr
+from .muon import muon_and_adamw
 
 
 # --------------------------------------------------------------------------------------------
@@ -552,8 +553,6 @@ def make_optimizers(model: nn.Module, cfg: LMTrainConfig) -> list[torch.optim.Op
     if cfg.optimizer == "adamw":
         return [make_optimizer(model, cfg.lr, cfg.weight_decay)]
     if cfg.optimizer == "muon":
-        from .muon import muon_and_adamw
-
         return muon_and_adamw(model, cfg.lr, cfg.weight_decay, ns_steps=cfg.ns_steps)
     raise ValueError(f"optimizer must be 'adamw' or 'muon', not {cfg.optimizer!r}")
 
