@@ -62,7 +62,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         report = run_course(profile=args.profile, only=_only(args.only), out=args.out, timeout=args.timeout,
-                            lang=args.lang)
+                            lang=args.lang, jobs=args.jobs)
     except ValueError as exc:
         print(f"aigc-course run: {exc}", file=sys.stderr)
         return 2
@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", help="notebook numbers or stems, comma-separated (e.g. 03,04)")
     run.add_argument("--out", help="output folder (default: build/ of the checkout)")
     run.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="CPU cores the notebooks may keep busy at once: chapters on one torch thread run side by "
+                          "side (default: one per core, at most 4, on a CPU; 1 on a GPU)")
     run.add_argument("--lang", choices=i18n.LANGUAGES, default=os.environ.get("AIGC_COURSE_LANG", "en"),
                      help="run the Chinese edition (markdown from notebooks/zh/, same code; default --out build/zh); "
                           "default: AIGC_COURSE_LANG, else en")

@@ -156,3 +156,63 @@ def test_run_lang_zh_runs_the_chinese_edition_with_the_same_code(isolated, tmp_p
     assert [c["source"] for c in built["cells"][1:]] == [c["source"] for c in nb["cells"][1:]]
     with pytest.raises(ValueError, match="unknown language 'fr'"):
         runner.run_course(profile="smoke", out=tmp_path / "fr", notebooks=folder, progress=False, lang="fr")
+
+
+def test_cpu_threads_reads_the_profile_table():
+    assert runner.cpu_threads("01_neural_networks", "fast", 2) == 1  # torch_threads 1
+    assert runner.cpu_threads("04_image_gans", "fast", 2) == 2  # no torch_threads: torch takes every core
+    assert runner.cpu_threads("04_image_gans", "fast", 8) == 8
+    assert runner.cpu_threads("04_image_gans", "smoke", 8) == 1
+    hp = config.chapter("11_customer_service").hparams("fast")
+    assert hp["torch_threads"] == 1 and hp["dialogue_threads"] == 2
+    assert runner.cpu_threads("11_customer_service", "fast", 4) == 2  # a nested or named thread count counts too
+    assert runner.cpu_threads("11_customer_service", "fast", 1) == 1  # never more than the cores given
+    assert runner.cpu_threads("99_not_a_chapter", "fast", 3) == 3
+    assert runner.cpu_threads("15_scaling_out", "fast", 2) == 2  # two worker processes
+
+
+def _timed_books(folder, names):
+    folder.mkdir()
+    params = code("PROFILE = None", tags=["parameters"])
+    for name in names:
+        write_notebook(folder / f"{name}.ipynb", [md(f"# {name}"), params, code(
+            "import time\nimport aigc_course as ac\nt0 = time.time()\ntime.sleep(4)\n"
+            "ac.record({'t0': t0, 't1': time.time()})")])
+
+
+def test_runner_runs_one_thread_notebooks_side_by_side(isolated, tmp_path, monkeypatch):
+    _timed_books(tmp_path / "nbs", ["01_a", "02_b", "03_c"])
+    monkeypatch.setattr(runner, "cpu_threads", lambda stem, profile, cores: 2 if stem == "03_c" else 1)
+    out = tmp_path / "out"
+    result = runner.run_course(profile="smoke", out=out, notebooks=tmp_path / "nbs", progress=False, jobs=2)
+    assert [nb["status"] for nb in result["notebooks"]] == ["ok"] * 3
+    assert [nb["name"] for nb in result["notebooks"]] == ["01_a", "02_b", "03_c"]
+    a, b, c = (nb["metrics"] for nb in result["notebooks"])
+    assert a["t0"] < b["t1"] and b["t0"] < a["t1"], "two one-thread notebooks must overlap"
+    assert c["t0"] >= max(a["t1"], b["t1"]), "a notebook that uses both cores starts when the others are done"
+    assert result["jobs"] == 2 and result["wall_seconds"] < sum(nb["seconds"] for nb in result["notebooks"])
+    assert "2 core(s)" in (out / "report.md").read_text()
+    with pytest.raises(ValueError, match="at least 1"):
+        runner.run_course(profile="smoke", out=out, notebooks=tmp_path / "nbs", progress=False, jobs=0)
+
+
+def test_next_to_start_overtakes_only_notebooks_that_make_no_shared_model():
+    from pathlib import Path
+
+    def books(*pairs):
+        return [(Path(f"{stem}.ipynb"), n) for stem, n in pairs]
+
+    def stems(chosen):
+        return [p.stem for p, _ in chosen]
+
+    queue = books(("11_customer_service", 2), ("12_sentiment_monitoring", 1), ("13_recommendation", 1))
+    assert stems(runner.next_to_start(queue, 1, 2, running=True)) == ["12_sentiment_monitoring"]
+    assert stems(runner.next_to_start(queue, 0, 2, running=False)) == ["11_customer_service"]
+    # chapter 08 makes the shared char GPT that chapter 14 reads: 14 must not start (and train it) before 08
+    queue = books(("08_transformers_gpt", 2), ("14_responsible_aigc", 1))
+    assert stems(runner.next_to_start(queue, 1, 2, running=True)) == []
+    # a notebook that needs more cores than there are runs alone
+    assert stems(runner.next_to_start(books(("16_instruction_tuning", 4), ("13_recommendation", 1)), 0, 2,
+                                      running=False)) == ["16_instruction_tuning"]
+    assert stems(runner.next_to_start(books(("09_sentiment", 1), ("10_text_to_speech", 1), ("12_x", 1)), 0, 2,
+                                      running=False)) == ["09_sentiment", "10_text_to_speech"]

@@ -208,3 +208,39 @@ def test_warmup_cosine_lr_ramps_then_decays():
     assert lrs[0] < lrs[5] < lrs[9] and lrs[9] > 0.97
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 1e-3
     assert training.warmup_cosine_lr(0, 100, 2.0, warmup=0) == 2.0
+
+
+_RACER = """
+import sys, time, torch
+from torch import nn
+from aigc_course.core import training
+folder, log = sys.argv[1], sys.argv[2]
+
+def train(model, session):
+    with open(log, "a") as f:
+        f.write("trained\\n")
+    time.sleep(2.0)  # long enough for the other process to arrive while this one trains
+    session.log(loss=1.0)
+    return {}
+
+trained = training.load_or_train("race", {"width": 3}, lambda c: nn.Linear(c["width"], 1), train, folder=folder)
+print("loaded" if trained.loaded else "trained")
+"""
+
+
+def test_two_processes_train_a_checkpoint_once(tmp_path):
+    """`aigc-course run --jobs 2` may start two notebooks that need the same shared model: one trains it while the
+    other waits on the checkpoint's lock, then loads what the first saved."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "log.txt"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(training.__file__).parents[2]),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen([sys.executable, "-c", _RACER, str(tmp_path), str(log)], stdout=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    outs = sorted(p.communicate(timeout=120)[0].split()[-1] for p in procs)
+    assert [p.returncode for p in procs] == [0, 0]
+    assert log.read_text().splitlines() == ["trained"], "the second process must wait and load, not train again"
+    assert outs == ["loaded", "trained"]
+    assert len(list(tmp_path.glob("race-*.pt"))) == 1

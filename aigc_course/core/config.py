@@ -393,8 +393,9 @@ def setup(
     i18n.set_language(lang)
     dev = resolve_device(device)
     seed_everything(seed)
-    if "torch_threads" in spec.base or any("torch_threads" in p for p in spec.profiles.values()):
-        torch.set_num_threads(int(spec.hparams(prof)["torch_threads"]))  # tiny models: fewer threads, less overhead
+    threads = spec.hparams(prof).get("torch_threads")
+    if threads:  # tiny models: fewer threads, less overhead (None: torch's default, every core)
+        torch.set_num_threads(int(threads))
     run = Run(stem, prof, dev, seed, spec.hparams(prof), spec.targets_for(prof))
     _CURRENT = run
     from . import claims  # the claims of a previous setup() in this process belong to another run

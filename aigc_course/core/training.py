@@ -8,13 +8,14 @@ resumes from its last saved epoch the next time the same ``load_or_train`` call 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,25 +200,80 @@ def load_or_train(
     ``build(config)`` returns a fresh model; ``train(model, session)`` trains it in place, calls
     ``session.save(epoch, *optimizers)`` after each epoch and may return extra JSON-able
     information to store. The checkpoint file is ``<folder>/<name>-<config hash>.pt``.
+
+    Two processes asking for the same checkpoint (two notebooks of ``aigc-course run --jobs 2``) do not both train
+    it: the one that trains holds ``<checkpoint>.lock`` (:func:`checkpoint_lock`) and the other waits, then loads.
     """
     final = checkpoint_path(name, config, folder)
-    partial = final.with_suffix(".partial.pt")
     wanted = config_json({"name": name, **dict(config)})
     model = build(config)
     if device is not None:
         model.to(device)
-    if final.is_file() and not retrain:
-        try:
-            state = load_checkpoint(final)
-            _refuse_other_config(final, state, wanted)
-            model.load_state_dict(state["model"])
-            print(f"loaded {name} from {final}")
-            return Trained(model, state.get("history", {}), final, True, 0.0, state.get("extra", {}))
-        except (CheckpointError, RuntimeError) as exc:
-            warnings.warn(f"{exc}; training {name} again", stacklevel=2)
-            if final.is_file():  # unreadable (another config's checkpoint was already moved aside)
-                final.replace(final.with_suffix(".corrupt"))
+    if not retrain:
+        loaded = _load_final(name, final, model, wanted)
+        if loaded is not None:
+            return loaded
     ensure_writable(final.parent)  # before any training: a run must not end with nowhere to save it
+    with checkpoint_lock(final):
+        if not retrain:  # another process may have trained it while this one waited for the lock
+            loaded = _load_final(name, final, model, wanted)
+            if loaded is not None:
+                return loaded
+        return _train_and_save(name, final, model, wanted, train, retrain)
+
+
+@contextlib.contextmanager
+def checkpoint_lock(final: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<final>.lock`` (POSIX ``flock``; the OS drops it if the process dies) for the
+    ``with`` block, waiting while another process holds it. Where locks are not available (Windows, a file system
+    without them) the block runs unlocked: two runs at once may then train the same model twice, nothing worse."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    try:
+        handle = open(final.with_name(final.name + ".lock"), "a")  # noqa: SIM115 (closed by the with below)
+    except OSError:
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        except OSError:
+            locked = False
+        else:
+            locked = True
+        try:
+            yield
+        finally:
+            if locked:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _load_final(name: str, final: Path, model: nn.Module, wanted: str) -> Trained | None:
+    """``final`` (a finished checkpoint) loaded into ``model``, or ``None`` when there is none; an unreadable one is
+    moved aside to ``.corrupt`` with a warning."""
+    if not final.is_file():
+        return None
+    try:
+        state = load_checkpoint(final)
+        _refuse_other_config(final, state, wanted)
+        model.load_state_dict(state["model"])
+        print(f"loaded {name} from {final}")
+        return Trained(model, state.get("history", {}), final, True, 0.0, state.get("extra", {}))
+    except (CheckpointError, RuntimeError) as exc:
+        warnings.warn(f"{exc}; training {name} again", stacklevel=3)
+        if final.is_file():  # unreadable (another config's checkpoint was already moved aside)
+            final.replace(final.with_suffix(".corrupt"))
+    return None
+
+
+def _train_and_save(name: str, final: Path, model: nn.Module, wanted: str,
+                    train: Callable[[nn.Module, TrainingSession], Mapping[str, Any] | None], retrain: bool) -> Trained:
+    """Train ``model`` in place (resuming from ``<final>.partial.pt`` unless ``retrain``) and save it atomically to
+    ``final``."""
+    partial = final.with_suffix(".partial.pt")
     session = TrainingSession(partial, model, config_json=wanted)
     if partial.is_file() and not retrain:
         try:
@@ -229,7 +285,7 @@ def load_or_train(
             session._state = state
             print(f"resuming {name} from epoch {session.start_epoch} ({partial})")
         except (CheckpointError, RuntimeError) as exc:
-            warnings.warn(f"{exc}; starting {name} from scratch", stacklevel=2)
+            warnings.warn(f"{exc}; starting {name} from scratch", stacklevel=3)
             partial.unlink(missing_ok=True)
     start = time.perf_counter()
     extra = train(model, session) or {}

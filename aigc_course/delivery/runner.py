@@ -1,6 +1,6 @@
 """The course runner: execute every notebook with papermill and report time and quality.
 
-``aigc-course run [--profile P] [--only 03,04] [--out build] [--strict]`` writes, under ``out``:
+``aigc-course run [--profile P] [--only 03,04] [--out build] [--jobs N] [--strict]`` writes, under ``out``:
 
 - ``notebooks/<stem>.ipynb`` — the executed notebooks (also for a failed one, up to its error),
 - ``html/<stem>.html`` — an HTML copy of each,
@@ -10,17 +10,24 @@
 
 A failed notebook does not stop the others; the exit status is non-zero when one failed (and,
 with ``--strict``, when a target was missed).
+
+Notebooks run side by side when the CPU has room (``--jobs``, default: one per core on a CPU machine, one on a
+GPU): most chapters train small models on **one** torch thread (their ``torch_threads`` in the profile table), so
+on two cores two of them run at once, while a chapter that uses every core runs alone. Notebooks start in reading
+order; two that need the same shared model do not both train it (:func:`~aigc_course.core.training.checkpoint_lock`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
 import platform
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -153,6 +160,56 @@ def guard_output(out_dir: Path, books: Sequence[Path]) -> None:
                          "them")
 
 
+def cpu_threads(stem: str, profile: str, cores: int) -> int:
+    """How many CPU cores notebook ``stem`` keeps busy in ``profile``: the largest thread count its profile row sets
+    (``torch_threads`` and any other ``…threads`` entry, nested ones included; ``None`` means all cores), or all
+    ``cores`` when the row sets no ``torch_threads`` (torch then uses every core). At least 1, at most ``cores``."""
+    if stem not in config.CHAPTERS:
+        return cores
+    hp = config.chapter(stem).hparams(profile)
+    if not hp.get("torch_threads"):
+        return cores
+
+    def counts(row: Mapping[str, Any]) -> Iterator[int]:
+        for key, value in row.items():
+            if isinstance(value, Mapping):
+                yield from counts(value)
+            elif key == "threads" or key.endswith("_threads"):
+                yield cores if value is None else int(value)
+
+    return max(1, min(cores, max(counts(hp))))
+
+
+def default_jobs() -> int:
+    """Notebooks run at once by default: one per CPU core (at most 4, for memory) on a CPU machine, one on a GPU
+    (its kernels would queue on the one device anyway)."""
+    if config.resolve_device().type != "cpu":
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def _run_in_worker(book: str, profile: str, out: str, timeout: int | None, lang: str) -> dict[str, Any]:
+    """One notebook in a worker process of the parallel runner (its own environment variables)."""
+    return _run_guarded(Path(book), profile, Path(out), timeout, lang)
+
+
+def _run_guarded(book: Path, profile: str, out: Path, timeout: int | None, lang: str) -> dict[str, Any]:
+    try:
+        with _environ(AIGC_COURSE_LANG=lang):
+            return run_notebook(book, profile, out, timeout=timeout)
+    except Exception as exc:  # a runner bug on one notebook must not lose the others
+        return _runner_failure(book.stem, exc)
+
+
+def _runner_failure(stem: str, exc: BaseException) -> dict[str, Any]:
+    return {"name": stem, "status": "failed", "seconds": 0.0, "metrics": {}, "targets": {}, "missed": [],
+            "error": f"runner: {_error_summary(exc)}", "traceback": "".join(traceback.format_exception(exc, limit=5))}
+
+
 def run_course(
     *,
     profile: str | None = None,
@@ -162,6 +219,7 @@ def run_course(
     progress: bool = True,
     notebooks: str | os.PathLike[str] | None = None,
     lang: str = "en",
+    jobs: int | None = None,
 ) -> dict[str, Any]:
     """Run the notebooks and write ``report.json`` / ``report.md``; returns the report.
     With ``lang="zh"`` the Chinese edition runs: the notebooks are first built with their translations
@@ -169,7 +227,9 @@ def run_course(
 
     Schema: ``{"profile", "device", "torch", "started", "notebooks": [{"name", "status",
     "seconds", "metrics", "targets", "missed"}]}`` (a failed entry also has ``"error"``).
-    ``notebooks`` is the folder to run (default: ``notebooks/`` of the checkout).
+    ``notebooks`` is the folder to run (default: ``notebooks/`` of the checkout). ``jobs`` is how many CPU cores
+    the notebooks running at once may keep busy (default :func:`default_jobs`; each notebook counts
+    :func:`cpu_threads`); the report's ``wall_seconds`` is the run's time from first start to last finish.
     """
     prof = config.resolve_profile(profile)
     default = paths.build_dir(lang)  # an edition never overwrites the other
@@ -201,20 +261,72 @@ def run_course(
         raise ValueError(f"cannot create the output folder {out_dir} ({exc.strerror or exc}): give a writable "
                          "folder to --out (or AIGC_COURSE_BUILD)") from None
     earlier = earlier_entries(out_dir, prof)
-    bar = tqdm(books, desc=f"course ({prof})", unit="notebook", disable=not progress)
-    for book in bar:
-        bar.set_postfix_str(book.stem)
-        try:
-            with _environ(AIGC_COURSE_LANG=lang):
-                entry = run_notebook(book, prof, out_dir, timeout=timeout)
-        except Exception as exc:  # a runner bug on one notebook must not lose the others
-            entry = {"name": book.stem, "status": "failed", "seconds": 0.0, "metrics": {}, "targets": {},
-                     "missed": [], "error": f"runner: {_error_summary(exc)}",
-                     "traceback": traceback.format_exc(limit=5)}
+    jobs = default_jobs() if jobs is None else int(jobs)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, not {jobs}")
+    report["jobs"] = jobs
+    bar = tqdm(total=len(books), desc=f"course ({prof})", unit="notebook", disable=not progress)
+    start = time.perf_counter()
+
+    def finished(entry: dict[str, Any]) -> None:
         report["notebooks"].append(entry)
+        report["wall_seconds"] = round(time.perf_counter() - start, 1)
+        bar.update(1)
         tqdm.write(_one_line(entry))
         write_report(merged(report, earlier), out_dir)  # after each notebook, so a crash keeps what is done
+
+    if jobs == 1 or len(books) == 1:
+        for book in books:
+            bar.set_postfix_str(book.stem)
+            finished(_run_guarded(book, prof, out_dir, timeout, lang))
+    else:
+        _run_side_by_side(books, prof, out_dir, timeout, lang, jobs, finished)
+    bar.close()
+    report["notebooks"].sort(key=lambda e: e["name"])  # side by side, they finish in any order
     return report
+
+
+def next_to_start(pending: Sequence[tuple[Path, int]], busy: int, jobs: int, *,
+                  running: bool) -> list[tuple[Path, int]]:
+    """Which of the ``pending`` ``(notebook, cores)`` pairs (reading order) to start now, with ``busy`` of ``jobs``
+    cores taken (``running``: whether any notebook runs). Each starts if its cores are free, or if nothing runs. One
+    that must wait for cores may be overtaken by a later one that fits — unless it makes a shared model
+    (:data:`~aigc_course.apps.components.REGISTRY`): a later chapter may need that model, and must find it trained
+    by its own chapter, on that chapter's threads, not train it itself."""
+    from ..apps.components import REGISTRY
+
+    makers = {c.made_in for c in REGISTRY.values()}
+    chosen = []
+    for book, n in pending:
+        if busy + n <= jobs or (not running and not chosen):
+            chosen.append((book, n))
+            busy += n
+        elif book.stem in makers:
+            break
+    return chosen
+
+
+def _run_side_by_side(books: Sequence[Path], profile: str, out: Path, timeout: int | None, lang: str, jobs: int,
+                      finished: Any) -> None:
+    """Run ``books``, each in a worker process, in reading order as cores free up (:func:`next_to_start`); a
+    notebook that needs more cores than ``jobs`` runs alone."""
+    pending = [(book, cpu_threads(book.stem, profile, jobs)) for book in books]
+    running: dict[Future[dict[str, Any]], tuple[Path, int]] = {}
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch threads or locks inherited
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        while pending or running:
+            busy = sum(n for _, n in running.values())
+            for book, n in next_to_start(pending, busy, jobs, running=bool(running)):
+                pending.remove((book, n))
+                running[pool.submit(_run_in_worker, str(book), profile, str(out), timeout, lang)] = (book, n)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: running[f][0].name):
+                book, _ = running.pop(future)
+                try:
+                    entry = future.result()
+                except Exception as exc:  # the worker process died (out of memory, a signal)
+                    entry = _runner_failure(book.stem, exc)
+                finished(entry)
 
 
 def earlier_entries(out_dir: Path, profile: str) -> list[dict[str, Any]]:
@@ -284,6 +396,9 @@ def write_report(report: dict[str, Any], out: Path) -> None:
         )
     total = sum(nb["seconds"] for nb in report["notebooks"])
     lines += ["", f"Total: {total:.1f} s over {len(report['notebooks'])} notebooks."]
+    if "wall_seconds" in report:
+        lines.append(f"This run: {report['wall_seconds']:.1f} s of wall-clock time, its notebooks sharing "
+                     f"{report.get('jobs', 1)} core(s) (--jobs).")
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

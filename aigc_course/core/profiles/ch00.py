@@ -10,7 +10,8 @@ register(
         title="Welcome & setup",
         branch="foundations",
         summary="what AIGC is, the course map, a first generative model, how to run, EN–中文 glossary, doctor",
-        base={"demo_points": 2000, "mle_lr": 0.05, "mle_steps": 600, "gap_halfwidth": 0.8},
+        base={"torch_threads": 1,  # a 1-D mixture: one thread is plenty, and leaves the other core free
+              "demo_points": 2000, "mle_lr": 0.05, "mle_steps": 600, "gap_halfwidth": 0.8},
         profiles={"smoke": {"demo_points": 200, "mle_steps": 300}},
         targets={
             profile: {"mle_abs_err": "< 1e-3", "heldout_ll_gaussian": "< heldout_ll_true_mixture"}

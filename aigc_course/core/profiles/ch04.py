@@ -25,7 +25,8 @@ register(
             "save_samples": 2000, "timing_repeats": 3, "ones_probe": 800,
         },
         profiles={
-            "smoke": {"train_limit": 2000, "mlp_steps": 20, "broken_steps": 5, "channels": 8, "dcgan_steps": 20,
+            "smoke": {"torch_threads": 1,  # seconds-long runs: one thread, so two notebooks share two cores
+                      "train_limit": 2000, "mlp_steps": 20, "broken_steps": 5, "channels": 8, "dcgan_steps": 20,
                       "cgan_steps": 20, "chunk_steps": 10, "smooth": 5, "save_samples": 1000},
             "full": {"channels": 64, "batch": 128, "mlp_steps": 8000, "dcgan_steps": 8000, "cgan_steps": 8000,
                      "chunk_steps": 500, "smooth": 100},

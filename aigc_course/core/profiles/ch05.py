@@ -22,7 +22,8 @@ register(
             "iwae_k": 50, "iwae_images": 500, "save_samples": 2000, "inactive_kl": 0.01,
         },
         profiles={
-            "smoke": {"kl_mc_samples": 50_000, "grad_var_samples": 2000, "grad_var_dims": (1, 4, 16),
+            "smoke": {"torch_threads": 1,  # seconds-long runs: one thread, so two notebooks share two cores
+                      "kl_mc_samples": 50_000, "grad_var_samples": 2000, "grad_var_dims": (1, 4, 16),
                       "epochs": 1, "train_limit": 2000, "test_limit": 500, "latent2_epochs": 1, "manifold_n": 8,
                       "betas": (0.5, 2.0), "beta_train_limit": 1000, "iwae_k": 5, "iwae_images": 100,
                       "save_samples": 1000},

@@ -27,7 +27,8 @@ register(
             "ancestral_images": 6, "demo_steps": (5, 10, 20), "demo_guidance": (0.0, 1.0, 5.0),
         },
         profiles={
-            "smoke": {"T": 50, "check_images": 16, "check_groups": 4, "toy_T": 20, "toy_points": 2000,
+            "smoke": {"torch_threads": 1,  # seconds-long runs: one thread, so two notebooks share two cores
+                      "T": 50, "check_images": 16, "check_groups": 4, "toy_T": 20, "toy_points": 2000,
                       "toy_steps": 30, "toy_eval": 400, "toy_paths": 8, "toy_quiver": 9,
                       "channels": (8, 16), "emb_dim": 32, "batch_size": 16,
                       "train_steps": 10, "ckpt_every": 5, "warmup": 5, "train_limit": 2000, "ddim_steps": 3,

@@ -68,7 +68,8 @@ register(
             "poem_samples": 4, "poem_chars": 120, "poem_temperature": 0.8,
         },
         profiles={
-            "smoke": {"scale_check_dims": (4, 64), "sample_chars": 100, "map_chars": 16, "kv_repeats": 1,
+            "smoke": {"torch_threads": 1,  # seconds-long runs: one thread, so two notebooks share two cores
+                      "scale_check_dims": (4, 64), "sample_chars": 100, "map_chars": 16, "kv_repeats": 1,
                       "race_seconds": 1.0, "race_block": 32, "race_eval_every": 10, "race_eval_windows": 10,
                       "kv_check_sequences": 2, "bpe_vocab": 300, "bpe_block": 16, "bpe_seeds": (0,),
                       "ft_collection": "tang300", "ft_vocab": 300, "ft_block": 32, "ft_steps": 6, "ft_warmup": 2,

@@ -41,14 +41,15 @@ register(
             "curve_sizes": (2, 4, 8, 16, 32),  # train paraphrases per intent in the learning curve (32 = all)
         },
         profiles={
-            "smoke": {"w2v_epochs": 1, "w2v_repeats": 3, "dialogue_repeats": 1, "gen_questions": 4, "cv_folds": 3,
+            "smoke": {"dialogue_threads": 1,  # seconds-long runs: one thread, so two notebooks share two cores
+                      "w2v_epochs": 1, "w2v_repeats": 3, "dialogue_repeats": 1, "gen_questions": 4, "cv_folds": 3,
                       "gen_max_tokens": 30, "curve_sizes": (2, 8), "bpe_vocab": 300, "eval_samples": 2,
                       "dialogue_gpt": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 640, "dropout": 0.0,
                                        "positions": "rope"},
                       "dialogue_train": {"steps": 20, "batch_size": 8, "lr": 3e-3, "warmup": 5, "weight_decay": 0.01,
                                          "log_every": 10},
                       "grounding_dpo": {"prompts": 8, "samples": 2, "beta": 0.1, "steps": 3, "batch_size": 4,
-                                        "lr": 1e-4, "seed": 0, "threads": 2}},
+                                        "lr": 1e-4, "seed": 0, "threads": 1}},
             "full": {"w2v_epochs": 10, "dialogue_repeats": 6, "gen_questions": 203,
                      "dialogue_gpt": {"n_layer": 4, "n_head": 4, "n_embd": 256, "block_size": 256, "dropout": 0.1,
                                       "positions": "rope"},

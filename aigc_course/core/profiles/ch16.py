@@ -48,7 +48,8 @@ register(
             "kl_samples": 10, "show": 4, "best_of_n": 4,
         },
         profiles={
-            "smoke": {"n_tweet": 30, "n_voice": 24, "n_tweet_heldout": 12, "n_voice_heldout": 8, "note_copies": 1,
+            "smoke": {"torch_threads": 1,  # seconds-long runs: one thread, so two notebooks share two cores
+                      "n_tweet": 30, "n_voice": 24, "n_tweet_heldout": 12, "n_voice_heldout": 8, "note_copies": 1,
                       "note_copies_heldout": 1,
                       "gpt": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 352, "dropout": 0.0,
                               "positions": "rope"},
