@@ -18,6 +18,7 @@ register(
             # (recall 0.31 vs 0.61 with TTUR's order), while the DCGAN scored FID 73 with G fast vs 91 with TTUR's.
             "latent_dim": 64, "batch": 64, "lr_g": 1e-3, "lr_d": 2e-4, "ttur_lr_g": 5e-4, "ttur_lr_d": 1e-3,
             "beta1": 0.5, "beta2": 0.999, "mismatch_n": 1000,
+            "bf16": True,  # bfloat16 autocast in the GAN steps: a DCGAN step 32 -> 22 ms on the 2-core CPU
             "train_limit": None, "mlp_hidden": 256, "mlp_depth": 2, "mlp_steps": 1500, "broken_steps": 100,
             "channels": 32, "embed_dim": 16, "dcgan_steps": 1500, "cgan_steps": 1500,
             "chunk_steps": 100, "snapshot_fracs": (0.0, 0.1, 0.3, 1.0), "smooth": 25, "grid_n": 32,

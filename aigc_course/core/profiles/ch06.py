@@ -22,6 +22,7 @@ register(
             "channels": (32, 64), "blocks": 1, "emb_dim": 128, "num_classes": 10, "patch": 2,
             "batch_size": 64, "lr": 2e-3, "warmup": 50, "train_steps": 900, "ckpt_every": 100,
             "p_uncond": 0.1, "ema_decay": 0.995, "train_limit": None,
+            "bf16": True,  # bfloat16 autocast for the UNet (training, sampling): a step 89 -> 56 ms on the 2-core CPU
             "ddim_steps": 10, "ddim_eta": 1.0, "guidance": 3.0, "sample_batch": 500, "n_save": 2000,
             "cfg_sweep": (0.0, 1.0, 3.0, 5.0), "sweep_n": 1000, "compare_steps": (5, 10, 20), "compare_n": 200,
             "ancestral_images": 6, "demo_steps": (5, 10, 20), "demo_guidance": (0.0, 1.0, 5.0),
