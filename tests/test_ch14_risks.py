@@ -288,3 +288,51 @@ def test_course_generators_are_loaded_from_their_chapters_checkpoints_only_when_
     images = risks.sample_digits(kind, loaded, 3, {}, seed=0)
     assert images.shape == (3, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
     assert risks.load_course_generator("diffusion", ("smoke",)) is None
+
+
+@pytest.mark.parametrize("kind, cell_name, arch_line", [
+    ("dcgan", "dcgan", 'dc_arch = {"latent_dim": hp.latent_dim, "channels": hp.channels}'),
+    ("mlp_gan", "mlp_gan", None),
+])
+def test_chapter_14_keys_chapter_04s_gans_exactly_as_chapter_04_trains_them(kind, cell_name, arch_line):
+    """Chapter 14 reuses chapter 04's GANs by recomputing their checkpoint's config: run chapter 04's own
+    `train_image_gan` cell (with `load_or_train` stubbed to capture what it would save) and compare."""
+    import json
+    import types
+    from pathlib import Path
+
+    from aigc_course.models import gan
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "04_image_gans.ipynb").read_text(encoding="utf-8"))
+    cells = {c.get("id"): "".join(c["source"]) for c in nb["cells"]}
+    seen = {}
+
+    class Captured(Exception):
+        pass
+
+    def load_or_train(name, cfg, build, train, **kwargs):
+        seen.update(name=name, cfg=cfg)
+        raise Captured
+
+    for profile in ("smoke", "fast", "full"):
+        hp = config.chapter("04_image_gans").hparams(profile)
+        device = config.resolve_device()
+        scope = {"hp": hp, "device": device, "torch": torch, "nn": nn, "gan": gan,
+                 "run": types.SimpleNamespace(seed=config.DEFAULT_SEED),
+                 "ac": types.SimpleNamespace(training=types.SimpleNamespace(load_or_train=load_or_train))}
+        exec(cells["04-015"], scope)  # noqa: S102 (the course's own notebook cell)
+        if arch_line:
+            exec(arch_line, scope)  # noqa: S102
+            assert arch_line in cells["04-027"]
+            arch, steps = scope["dc_arch"], hp.dcgan_steps
+        else:
+            arch, steps = {"latent_dim": hp.latent_dim, "hidden": hp.mlp_hidden, "depth": hp.mlp_depth}, hp.mlp_steps
+            mlp_arch = 'arch={"latent_dim": hp.latent_dim, "hidden": hp.mlp_hidden, "depth": hp.mlp_depth}'
+            assert mlp_arch in cells["04-020"]
+        with pytest.raises(Captured):
+            scope["train_image_gan"](cell_name, lambda: None, steps, lr_g=hp.lr_g, lr_d=hp.lr_d, arch=arch)
+        name, cfg, _ = risks.course_generator_checkpoint(kind, profile, device)
+        assert name == f"04_{cell_name}" == seen["name"] and cfg == seen["cfg"]
+        from aigc_course.core import training
+
+        assert training.checkpoint_path(name, cfg) == training.checkpoint_path(seen["name"], seen["cfg"])

@@ -33,6 +33,7 @@ from ..metrics.image import MNISTClassifier, predict, to_unit
 from ..models import lm
 from ..models.diffusion import NoiseSchedule, UNet
 from ..models.gan import DCDiscriminator, DCGenerator, MLPImageDiscriminator, MLPImageGenerator
+from ..models.gan import training_config as gan_training_config
 from ..models.lm import GPT
 from ..models.vae import ConvVAE
 
@@ -322,10 +323,12 @@ COURSE_GENERATOR_SOURCES: dict[str, str] = {"dcgan": "chapter 04 (04_dcgan)", "m
 """The kinds :func:`load_course_generator` can take from the chapters' own checkpoints, and where from."""
 
 
-def course_generator_checkpoint(kind: str, profile: str) -> tuple[str, dict[str, Any], Callable[[], nn.Module]]:
+def course_generator_checkpoint(kind: str, profile: str, device: torch.device | str | None = None
+                                ) -> tuple[str, dict[str, Any], Callable[[], nn.Module]]:
     """``(name, config, build)`` of the checkpoint that chapter 04 (``dcgan``, ``mlp_gan``) or 05 (``vae``) writes
-    with ``load_or_train`` in ``profile``: the same name and config dict as the notebooks build (their rows of
-    :mod:`aigc_course.core.config` and the default seed), so :func:`training.checkpoint_path` finds the same file.
+    with ``load_or_train`` in ``profile`` on ``device`` (default: the course's): the same name and config dict as the
+    notebooks build (their rows of :mod:`aigc_course.core.config`, the default seed and, for the GANs,
+    :func:`~aigc_course.models.gan.training_config`), so :func:`training.checkpoint_path` finds the same file.
     ``build()`` returns the untrained module whose ``state_dict`` the checkpoint holds."""
     if kind not in COURSE_GENERATOR_SOURCES:
         raise ValueError(f"kind must be one of {tuple(COURSE_GENERATOR_SOURCES)}, not {kind!r}")
@@ -336,13 +339,16 @@ def course_generator_checkpoint(kind: str, profile: str) -> tuple[str, dict[str,
                "latent_dim": h.latent_dim, "epochs": h.epochs, "beta": 1.0}
         return "05_conv_vae", cfg, lambda: ConvVAE(h.latent_dim, channels=h.channels, hidden=h.hidden)
     h = config.chapter("04_image_gans").hparams(profile)
-    cfg = {"batch": h.batch, "lr_g": h.lr_g, "lr_d": h.lr_d, "betas": (h.beta1, h.beta2), "chunk_steps": h.chunk_steps,
-           "train_limit": h.train_limit, "seed": config.DEFAULT_SEED}
+    dev = config.resolve_device(str(device) if device is not None else None)
+    settings = {"batch": h.batch, "lr_g": h.lr_g, "lr_d": h.lr_d, "betas": (h.beta1, h.beta2),
+                "chunk_steps": h.chunk_steps, "train_limit": h.train_limit, "seed": config.DEFAULT_SEED,
+                "bf16": bool(h.get("bf16")) and dev.type in ("cpu", "cuda")}  # as chapter 04 decides it
     if kind == "dcgan":
-        cfg = {"steps": h.dcgan_steps, **cfg, "latent_dim": h.latent_dim, "channels": h.channels}
+        cfg = gan_training_config(h.dcgan_steps, **settings, arch={"latent_dim": h.latent_dim, "channels": h.channels})
         return "04_dcgan", cfg, lambda: nn.ModuleDict({"G": DCGenerator(h.latent_dim, channels=h.channels),
                                                        "D": DCDiscriminator(channels=h.channels)})
-    cfg = {"steps": h.mlp_steps, **cfg, "latent_dim": h.latent_dim, "hidden": h.mlp_hidden, "depth": h.mlp_depth}
+    cfg = gan_training_config(h.mlp_steps, **settings,
+                              arch={"latent_dim": h.latent_dim, "hidden": h.mlp_hidden, "depth": h.mlp_depth})
     return "04_mlp_gan", cfg, lambda: nn.ModuleDict({
         "G": MLPImageGenerator(h.latent_dim, hidden=h.mlp_hidden, depth=h.mlp_depth),
         "D": MLPImageDiscriminator(hidden=h.mlp_hidden, depth=h.mlp_depth)})
@@ -357,7 +363,7 @@ def load_course_generator(kind: str, profiles: Sequence[str], *, device: torch.d
     if kind not in COURSE_GENERATOR_SOURCES:
         return None
     for profile in dict.fromkeys(profiles):
-        name, cfg, build = course_generator_checkpoint(kind, profile)
+        name, cfg, build = course_generator_checkpoint(kind, profile, device)
         path = training.checkpoint_path(name, cfg)
         if not path.is_file():
             continue

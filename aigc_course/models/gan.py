@@ -277,3 +277,15 @@ class DCDiscriminator(nn.Module):
         if self.embed is not None:
             logit = logit + (self.embed(labels) * h).sum(dim=1, keepdim=True)
         return logit
+
+
+def training_config(steps: int, *, batch: int, lr_g: float, lr_d: float, betas: tuple[float, float],
+                    chunk_steps: int, train_limit: int | None, seed: int, bf16: bool,
+                    arch: dict[str, object]) -> dict[str, object]:
+    """The settings chapter 04 trains an image GAN under, as the dict ``training.load_or_train`` keys the
+    checkpoint by: ``steps`` of batch ``batch``, Adam at ``lr_g`` / ``lr_d`` with ``betas``, a checkpoint every
+    ``chunk_steps``, ``arch`` (the networks' sizes), ``bf16`` (autocast on) and the layout of the history. Chapter 14
+    finds chapter 04's GANs through the same function, so the two can never key the same model differently."""
+    return {"steps": steps, "batch": batch, "lr_g": lr_g, "lr_d": lr_d, "betas": tuple(betas),
+            "chunk_steps": chunk_steps, "train_limit": train_limit, "seed": seed, **arch, "bf16": bool(bf16),
+            "history": "run_steps"}  # the history's layout (step, seconds): checkpoints of an older layout retrain
