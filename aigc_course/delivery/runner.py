@@ -26,7 +26,7 @@ import os
 import platform
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
@@ -307,7 +307,7 @@ def next_to_start(pending: Sequence[tuple[Path, int]], busy: int, jobs: int, *,
 
 
 def _run_side_by_side(books: Sequence[Path], profile: str, out: Path, timeout: int | None, lang: str, jobs: int,
-                      finished: Any) -> None:
+                      finished: Callable[[dict[str, Any]], None]) -> None:
     """Run ``books``, each in a worker process, in reading order as cores free up (:func:`next_to_start`); a
     notebook that needs more cores than ``jobs`` runs alone."""
     pending = [(book, cpu_threads(book.stem, profile, jobs)) for book in books]
