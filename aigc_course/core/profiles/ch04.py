@@ -12,6 +12,7 @@ register(
         summary=("MLP GAN → DCGAN → stabilising GANs (two time-scale learning rates, spectral normalisation) → "
                  "conditional DCGAN on MNIST, judged by classifier-FID, precision/recall, conditional accuracy"),
         base={
+            "torch_threads": None,  # torch's default: every core (smoke: one)
             # unconditional GANs: the generator 5x faster than D; the conditional GAN: the order of the two
             # time-scale update rule (Heusel et al. 2017), D twice as fast. Chosen on validation digits (test images
             # outside the judge's reference): with G 5x faster the conditional GAN collapsed within classes

@@ -12,6 +12,7 @@ register(
         summary=("the ELBO, KL in closed form, reparameterisation vs score function, conv VAE in nats, latent "
                  "manifold, β"),
         base={
+            "torch_threads": None,  # torch's default: every core (smoke: one)
             "kl_dim": 4, "kl_mc_samples": 2_000_000, "grad_var_dims": (1, 2, 4, 8, 16, 32, 64),
             "grad_var_samples": 20_000, "grad_var_shift": 1.0,
             "latent_dim": 16, "channels": 16, "hidden": 256, "batch_size": 64, "lr": 2e-3, "warmup_frac": 0.05,

@@ -13,6 +13,7 @@ register(
                  "scores, a small UNet, DDIM, a classifier-free-guidance sweep, a trained flow-matching model; GAN vs "
                  "VAE vs diffusion vs flow matching"),
         base={
+            "torch_threads": None,  # torch's default: every core (smoke: one)
             "schedule": "cosine", "T": 400, "check_images": 256, "check_groups": 64,
             # the 2-D toy (§4, §5, §10): the ring of chapter 03
             "toy_T": 100, "toy_ring_std": 0.05, "toy_points": 20000, "toy_hidden": 128, "toy_depth": 3,

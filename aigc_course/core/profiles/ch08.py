@@ -14,6 +14,7 @@ register(
                  "budget, the KV cache checked to float rounding, LoRA on Tang poetry with a rank sweep against full "
                  "fine-tuning"),
         base={
+            "torch_threads": None,  # torch's default: every core (smoke: one)
             "scale_check_dims": (4, 16, 64, 256), "attn_batch": 2, "attn_heads": 4, "attn_len": 12, "attn_dim": 16,
             # nanoGPT's CPU configuration (config/train_shakespeare_char.py with device=cpu, compile=False, n_layer=4,
             # n_head=4, n_embd=128, block_size=64, batch_size=12, max_iters=2000, lr_decay_iters=2000, dropout=0.0),

@@ -22,6 +22,7 @@ register(
         # judge's rounds (same sizes, lr 1e-4) were tried once, on the held-out speakers, to see that the hack shows:
         # full-judge win rate 0.63 -> 0.35 while the lenient judge's rose 0.90 -> 0.96.
         base={
+            "torch_threads": None,  # torch's default: every core (smoke: one)
             "seed": 0,
             "speakers": ("ROMEO", "JULIET", "GLOUCESTER", "MENENIUS", "CORIOLANUS", "LEONTES", "ISABELLA", "LUCIO"),
             "dpo_speakers": ("ROMEO", "JULIET", "GLOUCESTER", "MENENIUS"),  # the pairs come from these prompts only
