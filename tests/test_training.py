@@ -239,8 +239,10 @@ def test_two_processes_train_a_checkpoint_once(tmp_path):
                                                          os.environ.get("PYTHONPATH", "")])}
     procs = [subprocess.Popen([sys.executable, "-c", _RACER, str(tmp_path), str(log)], stdout=subprocess.PIPE,
                               text=True, env=env) for _ in range(2)]
-    outs = sorted(p.communicate(timeout=120)[0].split()[-1] for p in procs)
+    waiting = [p.communicate(timeout=120)[0] for p in procs]
+    outs = sorted(text.split()[-1] for text in waiting)
     assert [p.returncode for p in procs] == [0, 0]
     assert log.read_text().splitlines() == ["trained"], "the second process must wait and load, not train again"
     assert outs == ["loaded", "trained"]
+    assert "waiting for it to finish" in waiting[0] + waiting[1]
     assert len(list(tmp_path.glob("race-*.pt"))) == 1

@@ -239,7 +239,11 @@ def checkpoint_lock(final: Path) -> Iterator[None]:
         return
     with handle:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another notebook is training this very model: say so, then wait for it
+                print(f"another process is training {final.name}; waiting for it to finish, then loading it")
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         except OSError:
             locked = False
         else:
