@@ -301,6 +301,7 @@ def test_chapter_14_keys_chapter_04s_gans_exactly_as_chapter_04_trains_them(kind
     import types
     from pathlib import Path
 
+    from aigc_course.core import training
     from aigc_course.models import gan
 
     nb = json.loads((Path(__file__).parents[1] / "notebooks" / "04_image_gans.ipynb").read_text(encoding="utf-8"))
@@ -319,7 +320,8 @@ def test_chapter_14_keys_chapter_04s_gans_exactly_as_chapter_04_trains_them(kind
         device = config.resolve_device()
         scope = {"hp": hp, "device": device, "torch": torch, "nn": nn, "gan": gan,
                  "run": types.SimpleNamespace(seed=config.DEFAULT_SEED),
-                 "ac": types.SimpleNamespace(training=types.SimpleNamespace(load_or_train=load_or_train))}
+                 "ac": types.SimpleNamespace(training=types.SimpleNamespace(load_or_train=load_or_train,
+                                                                            use_bf16=training.use_bf16))}
         exec(cells["04-015"], scope)  # noqa: S102 (the course's own notebook cell)
         if arch_line:
             exec(arch_line, scope)  # noqa: S102
@@ -333,6 +335,4 @@ def test_chapter_14_keys_chapter_04s_gans_exactly_as_chapter_04_trains_them(kind
             scope["train_image_gan"](cell_name, lambda: None, steps, lr_g=hp.lr_g, lr_d=hp.lr_d, arch=arch)
         name, cfg, _ = risks.course_generator_checkpoint(kind, profile, device)
         assert name == f"04_{cell_name}" == seen["name"] and cfg == seen["cfg"]
-        from aigc_course.core import training
-
         assert training.checkpoint_path(name, cfg) == training.checkpoint_path(seen["name"], seen["cfg"])

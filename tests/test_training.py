@@ -246,3 +246,8 @@ def test_two_processes_train_a_checkpoint_once(tmp_path):
     assert outs == ["loaded", "trained"]
     assert "waiting for it to finish" in waiting[0] + waiting[1]
     assert len(list(tmp_path.glob("race-*.pt"))) == 1
+
+
+def test_use_bf16_only_where_autocast_covers_the_layers():
+    assert training.use_bf16(True, "cpu") and training.use_bf16(True, torch.device("cuda"))
+    assert not training.use_bf16(False, "cpu") and not training.use_bf16(True, "mps")

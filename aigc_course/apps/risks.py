@@ -342,7 +342,7 @@ def course_generator_checkpoint(kind: str, profile: str, device: torch.device | 
     dev = config.resolve_device(str(device) if device is not None else None)
     settings = {"batch": h.batch, "lr_g": h.lr_g, "lr_d": h.lr_d, "betas": (h.beta1, h.beta2),
                 "chunk_steps": h.chunk_steps, "train_limit": h.train_limit, "seed": config.DEFAULT_SEED,
-                "bf16": bool(h.get("bf16")) and dev.type in ("cpu", "cuda")}  # as chapter 04 decides it
+                "bf16": training.use_bf16(h.bf16, dev)}  # as chapter 04 decides it
     if kind == "dcgan":
         cfg = gan_training_config(h.dcgan_steps, **settings, arch={"latent_dim": h.latent_dim, "channels": h.channels})
         return "04_dcgan", cfg, lambda: nn.ModuleDict({"G": DCGenerator(h.latent_dim, channels=h.channels),

@@ -393,10 +393,10 @@ def setup(
     i18n.set_language(lang)
     dev = resolve_device(device)
     seed_everything(seed)
-    threads = spec.hparams(prof).get("torch_threads")
-    if threads:  # tiny models: fewer threads, less overhead (None: torch's default, every core)
-        torch.set_num_threads(int(threads))
-    run = Run(stem, prof, dev, seed, spec.hparams(prof), spec.targets_for(prof))
+    hp = spec.hparams(prof)
+    if hp.get("torch_threads"):  # tiny models: fewer threads, less overhead (None: torch's default, every core)
+        torch.set_num_threads(int(hp["torch_threads"]))
+    run = Run(stem, prof, dev, seed, hp, spec.targets_for(prof))
     _CURRENT = run
     from . import claims  # the claims of a previous setup() in this process belong to another run
 

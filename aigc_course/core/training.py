@@ -222,6 +222,12 @@ def load_or_train(
         return _train_and_save(name, final, model, wanted, train, retrain)
 
 
+def use_bf16(asked: bool, device: torch.device | str) -> bool:
+    """Whether a chapter's ``bf16`` setting turns bfloat16 autocast on for ``device``: when ``asked``, on the CPU
+    and CUDA, whose autocast covers convolutions and matrix products (not on MPS). Part of a checkpoint's key."""
+    return bool(asked) and torch.device(device).type in ("cpu", "cuda")
+
+
 @contextlib.contextmanager
 def checkpoint_lock(final: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<final>.lock`` (POSIX ``flock``; the OS drops it if the process dies) for the

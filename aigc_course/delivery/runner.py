@@ -192,12 +192,8 @@ def default_jobs() -> int:
     return max(1, min(cores, 4))
 
 
-def _run_in_worker(book: str, profile: str, out: str, timeout: int | None, lang: str) -> dict[str, Any]:
-    """One notebook in a worker process of the parallel runner (its own environment variables)."""
-    return _run_guarded(Path(book), profile, Path(out), timeout, lang)
-
-
 def _run_guarded(book: Path, profile: str, out: Path, timeout: int | None, lang: str) -> dict[str, Any]:
+    """One notebook's report entry, in this process or in a worker of the parallel runner; never raises."""
     try:
         with _environ(AIGC_COURSE_LANG=lang):
             return run_notebook(book, profile, out, timeout=timeout)
@@ -318,7 +314,7 @@ def _run_side_by_side(books: Sequence[Path], profile: str, out: Path, timeout: i
             busy = sum(n for _, n in running.values())
             for book, n in next_to_start(pending, busy, jobs, running=bool(running)):
                 pending.remove((book, n))
-                running[pool.submit(_run_in_worker, str(book), profile, str(out), timeout, lang)] = (book, n)
+                running[pool.submit(_run_guarded, book, profile, out, timeout, lang)] = (book, n)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: running[f][0].name):
                 book, _ = running.pop(future)
