@@ -93,6 +93,67 @@ def _run_predict_x0(answer: Any) -> bool:
                              hint="solve x_t = √ᾱ x_0 + √(1 − ᾱ) ε for x_0")
 
 
+# ---- 06.from_v (derive): x̂_0 and ε̂ from x_t and a predicted velocity v̂ -----------------------------------
+
+
+def _from_v(x_t: torch.Tensor, v: torch.Tensor, a_bar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x̂_0, ε̂) = (√ᾱ x_t − √(1 − ᾱ) v̂, √(1 − ᾱ) x_t + √ᾱ v̂); a_bar broadcasts against x_t (N, ...)."""
+    a, b = a_bar.sqrt(), (1 - a_bar).sqrt()
+    return a * x_t - b * v, b * x_t + a * v
+
+
+def _from_v_cases() -> list[tuple[torch.Tensor, ...]]:
+    g = torch.Generator().manual_seed(603)
+    cases = [(torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g), torch.tensor(a))
+             for a in (0.9, 0.3, 0.01)]
+    a_bar = torch.tensor([0.95, 0.5, 0.05]).view(3, 1, 1, 1)  # one level per image, as in the samplers
+    return [*cases, (torch.randn(3, 1, 2, 2, generator=g), torch.randn(3, 1, 2, 2, generator=g), a_bar)]
+
+
+def _same_pair(answer: Any, expected: tuple[torch.Tensor, torch.Tensor]) -> bool:
+    """A pair of tensors close to the expected pair (x̂_0, ε̂), in that order."""
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        return False
+    return all(torch.is_tensor(a) and a.shape == e.shape
+               and torch.allclose(a.double(), e.double(), atol=1e-6, rtol=1e-4) for a, e in zip(answer, expected))
+
+
+def _fv_signs(x, v, a_bar):
+    a, b = a_bar.sqrt(), (1 - a_bar).sqrt()
+    return a * x + b * v, b * x - a * v
+
+
+def _fv_roles(x, v, a_bar):
+    a, b = a_bar.sqrt(), (1 - a_bar).sqrt()
+    return b * x - a * v, a * x + b * v
+
+
+def _fv_variances(x, v, a_bar):
+    return a_bar * x - (1 - a_bar) * v, (1 - a_bar) * x + a_bar * v
+
+
+def _fv_order(x, v, a_bar):
+    return tuple(reversed(_from_v(x, v, a_bar)))
+
+
+_FV_MISTAKES = [
+    (_fv_signs, "The signs are off: with v = √ᾱ ε − √(1 − ᾱ) x_0, x_0 comes out as √ᾱ x_t *minus* √(1 − ᾱ) v̂ and ε "
+                "as √(1 − ᾱ) x_t *plus* √ᾱ v̂."),
+    (_fv_roles, "√ᾱ and √(1 − ᾱ) have swapped roles: x̂_0 takes √ᾱ x_t (the signal's coefficient), ε̂ takes "
+                "√(1 − ᾱ) x_t."),
+    (_fv_variances, "Use the standard deviations √ᾱ and √(1 − ᾱ), not the variances ᾱ and 1 − ᾱ."),
+    (_fv_order, "Both estimates are right but in the wrong order: return (x̂_0, ε̂)."),
+]
+_FV_WRONG = [(_fv_signs, "signs"), (_fv_roles, "swapped roles"), (_fv_variances, "standard deviations"),
+             (_fv_order, "wrong order")]
+
+
+def _run_from_v(answer: Any) -> bool:
+    return ex.check_function("06.from_v", copying(answer), _from_v, _from_v_cases(), mistakes=_FV_MISTAKES,
+                             compare=_same_pair,
+                             hint="return a pair; combine √ᾱ x_t and √(1 − ᾱ) v̂ (using √ᾱ² + √(1 − ᾱ)² = 1)")
+
+
 # ---- 06.guidance (derive): the classifier-free-guidance combination ---------------------------------------
 
 
@@ -394,6 +455,9 @@ EXERCISES: list[Exercise] = [
              hint="The signal shares α_s = 1 − β_s multiply: torch.cumprod.", wrong=_AB_WRONG),
     Exercise("06.predict_x0", "derive", 1, "the clean-image estimate from ε̂", _run_predict_x0, lambda: _predict_x0,
              hint="Solve x_t = √ᾱ x_0 + √(1 − ᾱ) ε for x_0.", wrong=_X0_WRONG),
+    Exercise("06.from_v", "derive", 2, "x̂_0 and ε̂ from a predicted velocity v̂", _run_from_v, lambda: _from_v,
+             hint="Write x_t = a x_0 + b ε and v = a ε − b x_0 with a = √ᾱ, b = √(1 − ᾱ), a² + b² = 1: then "
+                  "a x_t − b v and b x_t + a v.", wrong=_FV_WRONG),
     Exercise("06.guidance", "derive", 1, "the classifier-free-guidance combination", _run_guidance, lambda: _guided,
              hint="Start at ε(x, c) and move w times the difference ε(x, c) − ε(x, ∅) further.", wrong=_GUIDED_WRONG),
     Exercise("06.deterministic_sampler", "concept", 1, "which sampler is deterministic", _run_sampler,
