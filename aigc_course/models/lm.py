@@ -197,7 +197,10 @@ class GPTConfig:
     """Sizes of a :class:`GPT`. ``block_size`` is the training context. ``positions``: ``"learned"`` (GPT-2: one
     learned vector per position, added to the token embedding; no position beyond ``block_size`` exists) or
     ``"rope"`` (rotary position embeddings, :func:`apply_rope`, applied to the queries and keys of every layer; no
-    parameters, and any length runs)."""
+    parameters, and any length runs). ``token_shift``: add to each position's token embedding the previous token's,
+    scaled channel by channel by a learned gate that starts at zero (:meth:`GPT.embed`; the token shift of RWKV,
+    Peng et al. 2023), so that even the first attention layer sees each character's predecessor without looking
+    for it."""
 
     vocab_size: int
     block_size: int = 128
@@ -207,6 +210,7 @@ class GPTConfig:
     dropout: float = 0.0
     positions: str = "learned"
     rope_base: float = 10000.0
+    token_shift: bool = False
 
     def __post_init__(self) -> None:
         if self.positions not in ("learned", "rope"):
@@ -246,11 +250,13 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 class KVCache:
     """Keys and values of every layer for the tokens seen so far: ``k[l]``, ``v[l]`` are
-    ``(B, n_head, L, head_dim)``, ``L`` = :attr:`length`."""
+    ``(B, n_head, L, head_dim)``, ``L`` = :attr:`length`. A GPT with a token shift also keeps ``last_token``
+    ``(B, 1, C)``, the token embedding of the last cached position, which the next position's shift reads."""
 
     def __init__(self, n_layer: int) -> None:
         self.k: list[torch.Tensor | None] = [None] * n_layer
         self.v: list[torch.Tensor | None] = [None] * n_layer
+        self.last_token: torch.Tensor | None = None
 
     @property
     def length(self) -> int:
@@ -263,6 +269,7 @@ class KVCache:
     def reset(self) -> None:
         self.k = [None] * len(self.k)
         self.v = [None] * len(self.v)
+        self.last_token = None
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.k[layer] is not None:
@@ -347,6 +354,8 @@ class GPT(nn.Module):
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)  # token embeddings
         # learned position embeddings (GPT-2); with RoPE the attention layers rotate queries and keys instead
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.positions == "learned" else None
+        # token shift: one gate per channel for the previous token's embedding, zero at the start (a plain GPT)
+        self.shift_gate = nn.Parameter(torch.zeros(cfg.n_embd)) if cfg.token_shift else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
@@ -366,19 +375,31 @@ class GPT(nn.Module):
     def num_params(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
-    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        B, T = idx.shape
+    def embed(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The input of the first block, ``(B, T, C)``, for token ids ``idx`` ``(B, T)``: the token embedding
+        ``e_t = wte[c_t]``, plus ``g ⊙ e_{t−1}`` with a token shift (``e_{−1} = 0`` at the start of a window; with a
+        cache, the last cached token's embedding), plus ``wpe[t]`` with learned positions (RoPE adds nothing here)."""
+        T = idx.shape[1]
         past = 0 if cache is None else cache.length
-        if self.wpe is None:  # RoPE: positions live in the attention layers, any length runs
-            x = self.drop(self.wte(idx))
-        else:
+        tok = self.wte(idx)
+        x = tok
+        if self.shift_gate is not None:
+            before = tok.new_zeros(tok.shape[0], 1, tok.shape[2]) if cache is None or cache.last_token is None \
+                else cache.last_token
+            x = tok + self.shift_gate * torch.cat([before, tok[:, :-1]], dim=1)
+            if cache is not None:
+                cache.last_token = tok[:, -1:]
+        if self.wpe is not None:
             if past + T > self.cfg.block_size:
                 raise ValueError(
                     f"context of {past + T} tokens is longer than block_size {self.cfg.block_size}; "
                     "crop it to the last block_size tokens (generate() does this)"
                 )
-            pos = torch.arange(past, past + T, device=idx.device)
-            x = self.drop(self.wte(idx) + self.wpe(pos))
+            x = x + self.wpe(torch.arange(past, past + T, device=idx.device))
+        return self.drop(x)
+
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        x = self.embed(idx, cache)
         for block in self.blocks:
             x = block(x, cache)
         return self.lm_head(self.ln_f(x))
@@ -640,10 +661,8 @@ def build_char_lm(kind: str, hp: Any, vocab_size: int) -> nn.Module:
     if kind == "lstm":
         return CharLSTM(vocab_size, hp["embed"], hp["hidden"], hp["layers"], hp["dropout"])
     if kind == "gpt":
-        # ``positions`` is only in ``hp`` when overridden (``positions="rope"``), so the learned-position models keep
-        # their checkpoint keys
         return GPT(GPTConfig(vocab_size, hp["block_size"], hp["n_layer"], hp["n_head"], hp["n_embd"], hp["dropout"],
-                             positions=hp.get("positions", "learned")))
+                             positions=hp.get("positions", "learned"), token_shift=bool(hp.get("token_shift", False))))
     raise ValueError(f"kind must be 'lstm' or 'gpt', not {kind!r}")
 
 

@@ -45,14 +45,18 @@ COMPONENTS["char_gpt"] = ChapterSpec(
     # L2/C160 1.688, L4/C128/B16 1.756, L4/C96/B32 1.726, L2/C192 1.737; nanoGPT's CPU config 1.8857 in 94.3 s here.
     # Then 95-s runs (2 threads, full validation split; ch08's `gpt_tuning` lists them): Muon for the blocks'
     # matrices −0.07 to −0.10 against AdamW, and with Muon a 128-character context beats 64 (block 128 / batch 16).
+    # Then, measured on one occasion (2026-12-05, a slow day: ~27k characters/s): the Muon row 1.603 / 1.608, RoPE
+    # 1.572, RoPE + a token shift 1.547 (the fast row since); ch08's `gpt_tuning` lists these runs too.
     base={**CHAR_LM_TRAIN, "n_layer": 2, "n_head": 4, "n_embd": 128, "dropout": 0.0, "block_size": 128,
-          "batch_size": 16, "lr": 6e-3, "eval_every": 250, "optimizer": "muon", "ns_steps": 5},
+          "batch_size": 16, "lr": 6e-3, "eval_every": 250, "optimizer": "muon", "ns_steps": 5,
+          "positions": "rope", "token_shift": True},
     profiles={"smoke": {"n_layer": 2, "n_embd": 32, "block_size": 32, "seconds": 3.0, "eval_every": 20,
                         "eval_windows": 20},
               # nanoGPT's shakespeare_char GPU configuration (val loss 1.47 in its README), with its optimizer
               "full": {"n_layer": 6, "n_head": 6, "n_embd": 384, "block_size": 256, "batch_size": 64,
                        "dropout": 0.2, "lr": 1e-3, "seconds": None, "max_steps": 5000, "warmup": 100,
-                       "eval_every": 250, "eval_windows": None, "bf16": True, "optimizer": "adamw"}},
+                       "eval_every": 250, "eval_windows": None, "bf16": True, "optimizer": "adamw",
+                       "positions": "learned", "token_shift": False}},
 )
 
 
