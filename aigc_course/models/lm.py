@@ -381,6 +381,11 @@ class GPT(nn.Module):
         cache, the last cached token's embedding), plus ``wpe[t]`` with learned positions (RoPE adds nothing here)."""
         T = idx.shape[1]
         past = 0 if cache is None else cache.length
+        if self.wpe is not None and past + T > self.cfg.block_size:  # checked first: the cache stays untouched
+            raise ValueError(
+                f"context of {past + T} tokens is longer than block_size {self.cfg.block_size}; "
+                "crop it to the last block_size tokens (generate() does this)"
+            )
         tok = self.wte(idx)
         x = tok
         if self.shift_gate is not None:
@@ -390,11 +395,6 @@ class GPT(nn.Module):
             if cache is not None:
                 cache.last_token = tok[:, -1:]
         if self.wpe is not None:
-            if past + T > self.cfg.block_size:
-                raise ValueError(
-                    f"context of {past + T} tokens is longer than block_size {self.cfg.block_size}; "
-                    "crop it to the last block_size tokens (generate() does this)"
-                )
             x = x + self.wpe(torch.arange(past, past + T, device=idx.device))
         return self.drop(x)
 
