@@ -54,6 +54,11 @@ register(
                 ("RoPE and token shift, lr 9e-3", 1.557, 26_623),
                 ("RoPE and token shift, context 64, batch 32", 1.582, 24_568),
                 ("token shift with learned positions (the machine faster during this run)", 1.581, 32_745),
+                ("the fast row again (RoPE and token shift, batch 16)", 1.549, 28_143),
+                ("fast row, batch 24", 1.541, 33_019),
+                ("fast row, batch 32", 1.554, 31_649),
+                ("fast row, batch 32, lr 8e-3", 1.549, 30_393),
+                ("fast row, 8 heads of 16", 1.567, 25_194),
             ),
             "peak_n": 1024,  # MFU: the peak is the best rate of float32 (peak_n, peak_n) matrix products
             # LSTM vs GPT race: same precision (fp32: bf16 autocast speeds the LSTM ~2x on this CPU and the GPT not
