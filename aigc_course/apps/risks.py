@@ -34,7 +34,7 @@ from ..models import lm
 from ..models.diffusion import NoiseSchedule, UNet
 from ..models.gan import DCDiscriminator, DCGenerator, MLPImageDiscriminator, MLPImageGenerator
 from ..models.gan import training_config as gan_training_config
-from ..models.lm import GPT, apply_rope, rope_tables
+from ..models.lm import GPT
 from ..models.vae import ConvVAE
 
 
@@ -631,11 +631,7 @@ def gpt_attention(model: GPT, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     for block in model.blocks:
         attn = block.attn
         C = x.shape[-1]
-        q, k, v = attn.c_attn(block.ln_1(x)).split(C, dim=2)
-        q, k, v = (t.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2) for t in (q, k, v))
-        if attn.rope_base is not None:  # RoPE: rotate queries and keys by their positions 0 … T − 1
-            cos, sin = rope_tables(C // attn.n_head, torch.arange(T, device=idx.device), attn.rope_base)
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k, v = attn.heads(block.ln_1(x))  # (B, h, T, d), rotated by RoPE when the model uses it
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
         weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)  # (B, h, T, T)
         maps.append(weights)

@@ -292,14 +292,21 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.resid_drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def heads(self, x: torch.Tensor, past: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of ``x`` ``(B, T, C)``, each ``(B, n_head, T, head_dim)``; with RoPE the queries
+        and keys are rotated by their positions ``past … past + T − 1``."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, h, T, d)
-        past = 0 if cache is None else cache.layer_length(self.layer)
-        if self.rope_base is not None:  # rotate queries and keys by their absolute positions past … past + T − 1
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if self.rope_base is not None:
             cos, sin = _rope_span(C // self.n_head, past, T, self.rope_base, str(x.device))
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        return q, k, v
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        past = 0 if cache is None else cache.layer_length(self.layer)
+        q, k, v = self.heads(x, past)  # (B, h, T, d)
         if cache is not None:
             k, v = cache.append(self.layer, k, v)  # (B, h, past + T, d)
         drop = self.dropout if self.training else 0.0
