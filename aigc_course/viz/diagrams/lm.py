@@ -86,7 +86,7 @@ def gpt_block(show: bool = True) -> Figure | None:
     times between the embeddings and the head."""
     fig, ax = canvas(title="A GPT block (pre-norm), repeated L times")
     y = 6.6
-    emb = box(ax, 1.4, y, "token +\nposition\nembedding", w=2.2, h=1.6, role="input", fontsize=11)
+    emb = box(ax, 1.4, y, "token\nembedding\n(+ position\nor shift)", w=2.2, h=1.6, role="input", fontsize=10)
     add1, add2 = op(ax, 7.2, y, "+"), op(ax, 12.6, y, "+")
     head = box(ax, 14.9, y, "LN →\nhead →\nlogits", w=1.8, h=1.6, role="output", fontsize=11)
     arrow(ax, emb.side("right"), add1.side("left"), color=PALETTE["memory"], lw=2.5)
