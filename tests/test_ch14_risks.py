@@ -248,6 +248,22 @@ def test_overfit_lm_trains_a_copy_and_caches_it(isolated):
     assert not first.loaded and first.model is not base and {"train_loss", "val_loss"} <= set(first.extra)
     assert any(not torch.equal(a, b) for a, b in zip(first.model.parameters(), base.parameters()))
     assert risks.train_overfit_lm(base, {"test": 1}, ids, ids[200:], hp).loaded
+    # a retrained base (other weights, same config) must not bring back the copy made from the old one
+    with torch.no_grad():
+        next(base.parameters()).add_(0.01)
+    again = risks.train_overfit_lm(base, {"test": 1}, ids, ids[200:], hp)
+    assert not again.loaded
+
+
+def test_weights_digest_follows_the_weights_only():
+    from aigc_course.core import training
+
+    a, b = _gpt(vocab=7, block=16), _gpt(vocab=7, block=16)
+    b.load_state_dict(a.state_dict())
+    assert training.weights_digest(a) == training.weights_digest(b) and len(training.weights_digest(a)) == 12
+    with torch.no_grad():
+        next(b.parameters())[0].add_(1e-6)
+    assert training.weights_digest(a) != training.weights_digest(b)
 
 
 def test_robust_classifier_and_generators_train_on_mnist(with_mirror):

@@ -152,10 +152,11 @@ def train_robust_classifier(base: MNISTClassifier, base_config: Mapping[str, Any
     """Adversarial fine-tuning (Madry et al. 2018) of a copy of ``base``: ``hp["adv_steps"]`` AdamW
     steps on batches of ``hp["adv_batch"]`` training images, each replaced by a PGD example
     (``hp["adv_eps"]``, ``hp["adv_pgd_steps"]`` steps, random start). Cached with ``load_or_train``;
-    ``extra`` holds ``train_seconds``. ``base_config`` identifies the base classifier in the cache key."""
+    ``extra`` holds ``train_seconds``. ``base_config`` and a digest of ``base``'s weights identify the base classifier
+    in the cache key."""
     device = device or next(base.parameters()).device
     keys = ("adv_eps", "adv_pgd_steps", "adv_steps", "adv_batch", "adv_lr", "adv_chunk", "train_limit")
-    cfg = {"base": dict(base_config), **{k: hp[k] for k in keys}}
+    cfg = {"base": dict(base_config), "base_weights": training.weights_digest(base), **{k: hp[k] for k in keys}}
 
     def build(_: Any) -> MNISTClassifier:
         return copy.deepcopy(base).cpu()
@@ -566,13 +567,14 @@ def train_overfit_lm(base: GPT, base_config: Mapping[str, Any], train_ids: torch
     """A copy of ``base`` trained on purpose to memorise: ``hp["overfit_steps"]`` AdamW steps (learning rate
     ``hp["overfit_lr"]``, no weight decay) on only the first ``hp["overfit_chars"]`` ids of ``train_ids`` — many
     passes over a small text, the situation in which language models copy their training data. Cached with
-    ``load_or_train``; ``extra`` has ``train_seconds``, ``train_loss`` (last interval) and ``val_loss`` on
-    ``val_ids``."""
+    ``load_or_train`` under ``base_config`` and a digest of ``base``'s weights; ``extra`` has ``train_seconds``,
+    ``train_loss`` (last interval) and ``val_loss`` on ``val_ids``."""
     from ..models.lm import LMTrainConfig, evaluate_lm, train_lm
 
     device = device or next(base.parameters()).device
     keys = ("overfit_chars", "overfit_steps", "overfit_lr", "overfit_batch")
-    cfg = {"base": dict(base_config), **{k: hp[k] for k in keys}}
+    # the base's weights in the key: a retrained mini-GPT (chapter 08 changed) never brings back a copy of the old one
+    cfg = {"base": dict(base_config), "base_weights": training.weights_digest(base), **{k: hp[k] for k in keys}}
     block = base.cfg.block_size
 
     def train(model: nn.Module, session: training.TrainingSession) -> dict[str, Any]:

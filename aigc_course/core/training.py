@@ -57,6 +57,18 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(config_json(config).encode("utf-8")).hexdigest()[:12]
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """A short hash of ``model``'s state dict (names, dtypes, shapes and values): put it in the config of a model
+    derived from ``model`` (a fine-tuned copy), so that a retrained base never brings back a copy made from the old
+    one. The same weights give the same digest on any machine."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
 def config_differences(recorded: str, wanted: str) -> list[str]:
     """The keys whose values differ between two :func:`config_json` texts (sorted)."""
     a, b = json.loads(recorded), json.loads(wanted)
@@ -338,7 +350,9 @@ def run_steps(
     ``step(i)`` does update ``i`` (0-based) — draw a batch, compute the loss, ``backward``, the optimizer steps,
     an EMA — and returns the figures to log (floats); :func:`loss_step` writes the usual one-optimizer step from a
     loss function. Before each step the loop sets every parameter group of ``optimizers`` to
-    ``lr_at(i, elapsed)`` (``elapsed``: seconds of training so far). Steps come in chunks of ``chunk``; a chunk
+    ``lr_at(i, elapsed)`` (``elapsed``: seconds of training so far), times the group's ``lr_scale`` if it has one
+    (a group that learns faster or slower than the rest: the embeddings of
+    :func:`~aigc_course.models.muon.muon_and_adamw`). Steps come in chunks of ``chunk``; a chunk
     starts with ``chunk_start(c, first)`` (``first`` is true for the first chunk of this call: seed generators
     there) and ends with a history row ``step`` (steps done), ``seconds`` (training time, evaluation excluded),
     the chunk's mean of every figure (with ``log_steps``: every step's figures are logged instead) and
@@ -371,7 +385,7 @@ def run_steps(
                 lr = lr_at(done, elapsed + time.perf_counter() - t0)
                 for opt in optimizers:
                     for group in opt.param_groups:
-                        group["lr"] = lr
+                        group["lr"] = lr * group.get("lr_scale", 1.0)
             values = {k: float(v) for k, v in step(done).items()}
             if log_steps and session is not None:
                 session.log(**values)
