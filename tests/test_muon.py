@@ -77,6 +77,65 @@ def test_muon_and_adamw_split_a_gpts_parameters():
     assert decayed == {"lm_head.weight"}  # embeddings, biases and norms are not decayed
 
 
+def test_the_embeddings_get_their_own_scaled_rate_and_the_schedule_keeps_it():
+    from aigc_course.core import training
+
+    net = lm.GPT(lm.GPTConfig(11, 8, 2, 2, 16, positions="learned"))
+    names = {id(p): n for n, p in net.named_parameters()}
+    adamw, muon = muon_and_adamw(net, 1e-3, 0.1, embed_lr_scale=5.0)
+    tables = adamw.param_groups[2]
+    assert {names[id(p)] for p in tables["params"]} == {"wte.weight", "wpe.weight"}
+    assert tables["weight_decay"] == 0.0 and tables["lr"] == pytest.approx(5e-3) and tables["lr_scale"] == 5.0
+    assert all(p.dim() < 2 for p in adamw.param_groups[1]["params"])  # biases, norms: the plain rate
+    # run_steps sets every group to lr_at(...) times its lr_scale: the embeddings keep 5x through the schedule
+    seen = []
+
+    def step(i):
+        seen.append([g["lr"] for o in (adamw, muon) for g in o.param_groups])
+        return {"loss": 0.0}
+
+    training.run_steps(step, total=2, chunk=2, optimizers=[adamw, muon], lr_at=lambda i, _: 1e-2 / (i + 1))
+    assert seen == [[1e-2, 1e-2, 5e-2, 1e-2], [5e-3, 5e-3, 2.5e-2, 5e-3]]
+    with pytest.raises(ValueError, match="embed_lr_scale must be positive"):
+        muon_and_adamw(net, 1e-3, 0.1, embed_lr_scale=0.0)
+    with pytest.raises(ValueError, match="setting of the 'muon' optimizer"):
+        lm.make_optimizers(net, lm.LMTrainConfig(optimizer="adamw", embed_lr_scale=5.0))
+
+
+def test_a_scale_of_one_trains_exactly_as_before():
+    """embed_lr_scale = 1 is the plain rule: the same steps as one AdamW group for embeddings, biases and norms."""
+    data = torch.arange(7).repeat(60)
+
+    def trained(split):
+        torch.manual_seed(0)
+        net = lm.GPT(lm.GPTConfig(7, 8, 1, 1, 16))
+        if split:
+            opts = muon_and_adamw(net, 1e-2, 0.1, embed_lr_scale=1.0)
+        else:
+            hidden = set(hidden_matrices(net))
+            named = list(net.named_parameters())
+            emb = {"wte.weight", "wpe.weight"}
+            rest = [(n, p) for n, p in named if n not in hidden]
+            opts = [torch.optim.AdamW([{"params": [p for n, p in rest if n not in emb and p.dim() >= 2],
+                                        "weight_decay": 0.1},
+                                       {"params": [p for n, p in rest if n in emb or p.dim() < 2],
+                                        "weight_decay": 0.0}], lr=1e-2, betas=(0.9, 0.99)),
+                    Muon([p for n, p in named if n in hidden], lr=1e-2)]
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(5):
+            x, y = lm.random_batch(data, 8, 4, gen)
+            loss = torch.nn.functional.cross_entropy(net(x).reshape(-1, 7), y.reshape(-1))
+            for o in opts:
+                o.zero_grad()
+            loss.backward()
+            for o in opts:
+                o.step()
+        return net.state_dict()
+
+    a, b = trained(True), trained(False)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_train_lm_with_muon_learns_the_pattern():
     torch.manual_seed(0)
     data = torch.arange(5).repeat(400)

@@ -559,6 +559,7 @@ class LMTrainConfig:
     seed: int = 0
     optimizer: str = "adamw"  # "adamw", or "muon": Muon on the blocks' weight matrices, AdamW on the rest
     ns_steps: int = 5  # Newton–Schulz steps of Muon's orthogonalisation
+    embed_lr_scale: float = 1.0  # with Muon: the embedding tables' learning rate over ``lr`` (muon_and_adamw)
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -579,9 +580,12 @@ def make_optimizers(model: nn.Module, cfg: LMTrainConfig) -> list[torch.optim.Op
     :func:`~aigc_course.models.muon.muon_and_adamw` (Muon for the Transformer blocks' 2-D weights, AdamW for
     embeddings, head, biases and norms)."""
     if cfg.optimizer == "adamw":
+        if cfg.embed_lr_scale != 1.0:
+            raise ValueError("embed_lr_scale is a setting of the 'muon' optimizer (muon_and_adamw); with 'adamw' "
+                             "leave it at 1.0")
         return [make_optimizer(model, cfg.lr, cfg.weight_decay)]
     if cfg.optimizer == "muon":
-        return muon_and_adamw(model, cfg.lr, cfg.weight_decay, ns_steps=cfg.ns_steps)
+        return muon_and_adamw(model, cfg.lr, cfg.weight_decay, ns_steps=cfg.ns_steps, embed_lr_scale=cfg.embed_lr_scale)
     raise ValueError(f"optimizer must be 'adamw' or 'muon', not {cfg.optimizer!r}")
 
 

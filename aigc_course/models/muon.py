@@ -100,15 +100,26 @@ def hidden_matrices(model: nn.Module, prefix: str = "blocks.") -> list[str]:
 
 
 def muon_and_adamw(model: nn.Module, lr: float, weight_decay: float, *, ns_steps: int = 5,
-                   prefix: str = "blocks.", betas: tuple[float, float] = (0.9, 0.99)) -> list[torch.optim.Optimizer]:
+                   prefix: str = "blocks.", betas: tuple[float, float] = (0.9, 0.99),
+                   embed_lr_scale: float = 1.0) -> list[torch.optim.Optimizer]:
     """``[AdamW, Muon]`` for ``model``: Muon (no weight decay) on :func:`hidden_matrices`; AdamW on the rest — other
-    matrices (the output head) with ``weight_decay``, embeddings, biases and norms without."""
+    matrices (the output head) with ``weight_decay``, biases and norms without, and the embedding tables without
+    decay at ``embed_lr_scale`` times the learning rate (their own group, third, with ``lr_scale``, which
+    :func:`~aigc_course.core.training.run_steps` keeps when it schedules the rate). An embedding row only gets a
+    gradient when its token is in the batch, and each row's step is one token's, so a larger rate pays there
+    (the modded-nanoGPT speed-runs, Jordan et al. 2024, train the embedding with a far larger Adam rate than the
+    head)."""
+    if embed_lr_scale <= 0:
+        raise ValueError(f"embed_lr_scale must be positive, not {embed_lr_scale}")
     hidden = set(hidden_matrices(model, prefix))
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     embeddings = {f"{m}.weight" for m, mod in model.named_modules() if isinstance(mod, nn.Embedding)}
     decay = [p for n, p in named if n not in hidden and n not in embeddings and p.dim() >= 2]
-    no_decay = [p for n, p in named if n not in hidden and (n in embeddings or p.dim() < 2)]
+    no_decay = [p for n, p in named if n not in hidden and n not in embeddings and p.dim() < 2]
+    tables = [p for n, p in named if n not in hidden and n in embeddings]
     adamw = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=betas)
+                               {"params": no_decay, "weight_decay": 0.0},
+                               {"params": tables, "weight_decay": 0.0, "lr": lr * embed_lr_scale,
+                                "lr_scale": embed_lr_scale}], lr=lr, betas=betas)
     muon = Muon([p for n, p in named if n in hidden], lr=lr, ns_steps=ns_steps)
     return [adamw, muon]
