@@ -578,7 +578,7 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
 def make_optimizers(model: nn.Module, cfg: LMTrainConfig) -> list[torch.optim.Optimizer]:
     """The optimizers ``cfg.optimizer`` names: ``"adamw"`` → ``[make_optimizer(...)]``; ``"muon"`` →
     :func:`~aigc_course.models.muon.muon_and_adamw` (Muon for the Transformer blocks' 2-D weights, AdamW for
-    embeddings, head, biases and norms)."""
+    embeddings — at ``cfg.embed_lr_scale`` times the rate — head, biases and norms)."""
     if cfg.optimizer == "adamw":
         if cfg.embed_lr_scale != 1.0:
             raise ValueError("embed_lr_scale is a setting of the 'muon' optimizer (muon_and_adamw); with 'adamw' "
