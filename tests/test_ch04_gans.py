@@ -102,3 +102,43 @@ def test_spectral_norm_discriminator_bounds_every_layer_and_drops_batchnorm():
     plain = gan.DCDiscriminator(channels=8)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
     assert D(torch.randn(3, 1, 28, 28), torch.tensor([1, 2, 3])).shape == (3, 1)
+
+
+def test_kmeans_finds_separated_clusters_and_is_reproducible():
+    g = torch.Generator().manual_seed(3)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    truth = torch.arange(300) % 3
+    x = centres[truth] + 0.3 * torch.randn(300, 2, generator=g)
+    assign, centroids = gan.kmeans(x, 3, seed=1)
+    assert assign.shape == (300,) and assign.dtype == torch.int64 and centroids.shape == (3, 2)
+    # the clusters are the true groups, whatever their numbering
+    for c in range(3):
+        assert len(set(truth[assign == c].tolist())) == 1
+    # every centroid is the mean of its rows, and every row sits with its nearest centroid
+    for c in range(3):
+        assert torch.allclose(centroids[c], x[assign == c].mean(0), atol=1e-5)
+    assert torch.equal(assign, torch.cdist(x, centroids).argmin(1))
+    again, _ = gan.kmeans(x, 3, seed=1)
+    assert torch.equal(assign, again), "the same seed gives the same clustering"
+
+
+def test_kmeans_one_round_is_one_lloyd_step():
+    x = torch.tensor([[0.0], [1.0], [9.0], [10.0]])
+    # one round: assign to the starting rows, move each centroid to its rows' mean, assign again
+    assign, centroids = gan.kmeans(x, 2, iters=1, seed=0)
+    start = torch.randperm(4, generator=torch.Generator().manual_seed(0))[:2]
+    first = torch.cdist(x, x[start]).argmin(1)
+    means = torch.stack([x[first == c].mean(0) for c in range(2)])
+    assert torch.allclose(centroids, means)
+    assert torch.equal(assign, torch.cdist(x, means).argmin(1))
+
+
+@pytest.mark.parametrize("x, k, iters, match", [
+    (torch.zeros(4, 1, 2, 2), 2, 5, "flatten"),
+    (torch.zeros(4, 3), 0, 5, "k must be"),
+    (torch.zeros(4, 3), 5, 5, "k must be"),
+    (torch.zeros(4, 3), 2, 0, "iters"),
+])
+def test_kmeans_rejects_bad_input_with_a_clear_error(x, k, iters, match):
+    with pytest.raises(ValueError, match=match):
+        gan.kmeans(x, k, iters=iters)

@@ -279,6 +279,38 @@ class DCDiscriminator(nn.Module):
         return logit
 
 
+def kmeans(x: torch.Tensor, k: int, *, iters: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lloyd's k-means on the rows of ``x`` ``(N, D)``: → ``(assignments (N,) int64, centroids (k, D))``.
+
+    Chapter 04 uses it to give an unconditional GAN *pseudo-labels* (cluster ids of the pixels, no digit labels)
+    to condition on — a simple form of the self-conditioned GAN of Liu et al. (2020), who cluster the
+    discriminator's features instead. Starts from ``k`` distinct rows drawn with ``seed`` (reproducible), then
+    alternates "assign every row to its nearest centroid" and "move every centroid to the mean of its rows" for
+    ``iters`` rounds or until no assignment changes; an emptied cluster keeps its centroid. The returned
+    assignments are those of the returned centroids (nearest in Euclidean distance).
+    """
+    if x.dim() != 2:
+        raise ValueError(f"x must be (N, D); got shape {tuple(x.shape)} (flatten images first: x.flatten(1))")
+    if not 1 <= k <= len(x):
+        raise ValueError(f"k must be between 1 and the number of rows ({len(x)}); got {k}")
+    if iters < 1:
+        raise ValueError(f"iters must be at least 1; got {iters}")
+    x = x.float()
+    start = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:k]
+    centroids = x[start].clone()
+    assign = torch.cdist(x, centroids).argmin(1)
+    for _ in range(iters):
+        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled, None].to(x.dtype)
+        new = torch.cdist(x, centroids).argmin(1)
+        if torch.equal(new, assign):
+            break
+        assign = new
+    return assign, centroids
+
+
 def training_config(steps: int, *, batch: int, lr_g: float, lr_d: float, betas: tuple[float, float],
                     chunk_steps: int, train_limit: int | None, seed: int, bf16: bool,
                     arch: dict[str, object]) -> dict[str, object]:

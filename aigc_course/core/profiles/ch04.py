@@ -25,17 +25,22 @@ register(
             "chunk_steps": 100, "snapshot_fracs": (0.0, 0.1, 0.3, 1.0), "smooth": 25, "grid_n": 32,
             "interp_rows": 3, "interp_steps": 10, "norm_pairs": 1000, "style_cols": 8, "widget_samples": 8,
             "save_samples": 2000, "timing_repeats": 3, "ones_probe": 800,
+            # §6's DCGAN conditioned on k-means clusters of the pixels (no labels). Validation digits, 1,500 steps,
+            # TTUR, fp32 (2026-12-05): K = 10 FID 48.6 / recall 0.60, K = 30 31.8 / 0.62, K = 50 20.5 / 0.61,
+            # K = 100 28.9 / 0.61, against the unconditional DCGAN's 67.4 / 0.74.
+            "selfcond_k": 50, "kmeans_iters": 20,
         },
         profiles={
             "smoke": {"torch_threads": 1,  # seconds-long runs: one thread, so two notebooks share two cores
                       "train_limit": 2000, "mlp_steps": 20, "broken_steps": 5, "channels": 8, "dcgan_steps": 20,
-                      "cgan_steps": 20, "chunk_steps": 10, "smooth": 5, "save_samples": 1000},
+                      "cgan_steps": 20, "chunk_steps": 10, "smooth": 5, "save_samples": 1000, "selfcond_k": 10,
+                      "kmeans_iters": 5},
             "full": {"channels": 64, "batch": 128, "mlp_steps": 8000, "dcgan_steps": 8000, "cgan_steps": 8000,
                      "chunk_steps": 500, "smooth": 100},
         },
         targets={
             "fast": {"mnist_classifier_test_acc": ">= 0.99", "dcgan_fid": "< mlp_gan_fid", "cgan_accuracy": ">= 0.90",
-                     "cgan_recall": ">= 0.30"},
+                     "cgan_recall": ">= 0.30", "selfcond_fid": "<= 30", "selfcond_recall": ">= 0.6"},
             "full": {"mnist_classifier_test_acc": ">= 0.99", "dcgan_fid": "< mlp_gan_fid", "cgan_accuracy": ">= 0.97",
                      "cgan_recall": ">= 0.5"},
         },
