@@ -213,6 +213,92 @@ def _run_knn_precision(answer: Any) -> bool:
         hint="radii = k-th nearest other real row; a fake counts when its distance to some real row j <= radii[j]")
 
 
+# ---- 04.lloyd_step (implement): one round of k-means, the clustering behind §6's label-free conditioning -------
+
+def _lloyd_step(x: torch.Tensor, centroids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Lloyd round: ``assign`` ``(N,)`` = index of each row's nearest centroid (the given ones), ``new``
+    ``(K, D)`` = mean of the rows assigned to each centroid; a centroid without rows stays where it was."""
+    x, centroids = x.float(), centroids.float()
+    assign = torch.cdist(x, centroids).argmin(1)
+    counts = torch.bincount(assign, minlength=len(centroids))
+    sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+    new = torch.where((counts > 0)[:, None], sums / counts.clamp(min=1)[:, None], centroids)
+    return assign, new
+
+
+def _lloyd_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Random rows with centroids drawn among them (2-D and 5-D), a 1-D case whose third centroid gets no row, and
+    one where assigning again after the move would change a row's cluster."""
+    g = torch.Generator().manual_seed(4040)
+    cases = []
+    for n, d, k in ((40, 2, 3), (30, 5, 4)):
+        x = torch.randn(n, d, generator=g) + 3 * torch.randint(0, 3, (n, 1), generator=g)
+        cases.append((x, x[torch.randperm(n, generator=g)[:k]].clone()))
+    x = torch.cat([torch.randn(10, 1, generator=g), 10 + torch.randn(10, 1, generator=g)])
+    cases.append((x, torch.tensor([[0.0], [10.0], [100.0]])))
+    # moving the centroids changes the nearest one for the row 2 (0 and 3 -> 0 and 5)
+    cases.append((torch.tensor([[0.0], [2.0], [3.0], [10.0]]), torch.tensor([[0.0], [3.0]])))
+    return cases
+
+
+def _lloyd_same(a: Any, b: Any) -> bool:
+    try:
+        (assign_a, new_a), (assign_b, new_b) = a, b
+        assign_a, new_a = torch.as_tensor(assign_a), torch.as_tensor(new_a, dtype=torch.float32)
+    except (TypeError, ValueError):
+        return False
+    return (assign_a.shape == assign_b.shape and bool((assign_a.long() == assign_b).all())
+            and new_a.shape == new_b.shape and bool(torch.allclose(new_a, new_b.float(), atol=1e-5, equal_nan=True)))
+
+
+def _lloyd_empty_nan(x, centroids):
+    assign, _ = _lloyd_step(x, centroids)
+    counts = torch.bincount(assign, minlength=len(centroids))
+    return assign, torch.zeros_like(centroids.float()).index_add_(0, assign, x.float()) / counts[:, None]
+
+
+def _lloyd_empty_zero(x, centroids):
+    assign, _ = _lloyd_step(x, centroids)
+    counts = torch.bincount(assign, minlength=len(centroids))
+    return assign, torch.zeros_like(centroids.float()).index_add_(0, assign, x.float()) / counts.clamp(min=1)[:, None]
+
+
+def _lloyd_reassigned(x, centroids):
+    _, new = _lloyd_step(x, centroids)
+    return torch.cdist(x.float(), new).argmin(1), new
+
+
+def _lloyd_sums(x, centroids):
+    assign, _ = _lloyd_step(x, centroids)
+    sums = torch.zeros_like(centroids.float()).index_add_(0, assign, x.float())
+    counts = torch.bincount(assign, minlength=len(centroids))
+    return assign, torch.where((counts > 0)[:, None], sums, centroids.float())
+
+
+_LLOYD_WRONG: list[tuple[Any, str]] = [
+    (_lloyd_empty_nan, "0 / 0"),
+    (_lloyd_empty_zero, "moved to the origin"),
+    (_lloyd_reassigned, "the *given* centroids"),
+    (_lloyd_sums, "Divide each cluster's sum"),
+]
+
+
+def _run_lloyd_step(answer: Any) -> bool:
+    return ex.check_function(
+        "04.lloyd_step", copying(answer), _lloyd_step, _lloyd_cases(), compare=_lloyd_same,
+        mistakes=[(_lloyd_empty_nan, "A centroid with no rows divided 0 / 0 and became NaN: where a cluster is empty, "
+                                     "keep the centroid where it was (torch.where on the counts)."),
+                  (_lloyd_empty_zero, "A centroid with no rows moved to the origin (its sum 0 over a clamped count): "
+                                      "where a cluster is empty, keep the centroid where it was."),
+                  (_lloyd_reassigned, "Return the assignment the means were computed from — to the *given* "
+                                      "centroids — not a new one to the moved centroids: that would be the next "
+                                      "round's first step."),
+                  (_lloyd_sums, "Divide each cluster's sum by its number of rows: the new centroid is the mean.")],
+        hint="assign = torch.cdist(x, centroids).argmin(1); counts = torch.bincount(assign, minlength=K); the sums "
+             "by index_add_(0, assign, x) on zeros (K, D); new = sums / counts where counts > 0, else the old "
+             "centroid.")
+
+
 # ---- 04.detach_fake and 04.low_score (concept): kept from the chapter's first edition --------------------------
 
 _DETACH_WRONG = [("real", "nothing to cut"), ("z", "*through G*"), ("labels", "carry no gradient"),
@@ -358,5 +444,10 @@ EXERCISES: list[Exercise] = [
              hint="z = 0.5 * gan.sample_latent(judge.n, G_dc.latent_dim, generator=torch.Generator().manual_seed("
                   "run.seed + 1)); images = G_dc(z) in eval mode under torch.no_grad(); "
                   "judge.score(images, symmetric=True)['precision'].", wrong=_truncation_wrong),
+    Exercise("04.lloyd_step", "implement", 2, "one round of k-means (Lloyd's algorithm)", _run_lloyd_step,
+             lambda: _lloyd_step,
+             hint="assign = torch.cdist(x, centroids).argmin(1); counts = torch.bincount(assign, minlength=K); the "
+                  "sums by index_add_(0, assign, x) on zeros (K, D); new = sums / counts where counts > 0, else the "
+                  "old centroid.", wrong=_LLOYD_WRONG),
 ]
 
