@@ -142,3 +142,10 @@ def test_kmeans_one_round_is_one_lloyd_step():
 def test_kmeans_rejects_bad_input_with_a_clear_error(x, k, iters, match):
     with pytest.raises(ValueError, match=match):
         gan.kmeans(x, k, iters=iters)
+
+
+def test_lloyd_step_assigns_to_the_given_centroids_and_keeps_an_empty_one():
+    x = torch.tensor([[0.0], [2.0], [3.0], [10.0]])
+    assign, new = gan.lloyd_step(x, torch.tensor([[0.0], [3.0], [100.0]]))
+    assert assign.tolist() == [0, 1, 1, 1]  # nearest of the given centroids (row 2 -> 3, not to the moved 5)
+    assert new.tolist() == [[0.0], [5.0], [100.0]]  # means; the centroid without rows stays at 100

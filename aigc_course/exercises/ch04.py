@@ -216,14 +216,8 @@ def _run_knn_precision(answer: Any) -> bool:
 # ---- 04.lloyd_step (implement): one round of k-means, the clustering behind §6's label-free conditioning -------
 
 def _lloyd_step(x: torch.Tensor, centroids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Lloyd round: ``assign`` ``(N,)`` = index of each row's nearest centroid (the given ones), ``new``
-    ``(K, D)`` = mean of the rows assigned to each centroid; a centroid without rows stays where it was."""
-    x, centroids = x.float(), centroids.float()
-    assign = torch.cdist(x, centroids).argmin(1)
-    counts = torch.bincount(assign, minlength=len(centroids))
-    sums = torch.zeros_like(centroids).index_add_(0, assign, x)
-    new = torch.where((counts > 0)[:, None], sums / counts.clamp(min=1)[:, None], centroids)
-    return assign, new
+    """One Lloyd round (:func:`gan.lloyd_step`), on float copies of whatever the case holds."""
+    return gan.lloyd_step(x.float(), centroids.float())
 
 
 def _lloyd_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -251,27 +245,30 @@ def _lloyd_same(a: Any, b: Any) -> bool:
             and new_a.shape == new_b.shape and bool(torch.allclose(new_a, new_b.float(), atol=1e-5, equal_nan=True)))
 
 
+def _lloyd_sums_counts(x, centroids):
+    """The right assignment, each cluster's sum of rows (K, D) and its number of rows (K,): what the mistakes share."""
+    assign = gan.lloyd_step(x.float(), centroids.float())[0]
+    return (assign, torch.zeros_like(centroids.float()).index_add_(0, assign, x.float()),
+            torch.bincount(assign, minlength=len(centroids)))
+
+
 def _lloyd_empty_nan(x, centroids):
-    assign, _ = _lloyd_step(x, centroids)
-    counts = torch.bincount(assign, minlength=len(centroids))
-    return assign, torch.zeros_like(centroids.float()).index_add_(0, assign, x.float()) / counts[:, None]
+    assign, sums, counts = _lloyd_sums_counts(x, centroids)
+    return assign, sums / counts[:, None]
 
 
 def _lloyd_empty_zero(x, centroids):
-    assign, _ = _lloyd_step(x, centroids)
-    counts = torch.bincount(assign, minlength=len(centroids))
-    return assign, torch.zeros_like(centroids.float()).index_add_(0, assign, x.float()) / counts.clamp(min=1)[:, None]
+    assign, sums, counts = _lloyd_sums_counts(x, centroids)
+    return assign, sums / counts.clamp(min=1)[:, None]
 
 
 def _lloyd_reassigned(x, centroids):
-    _, new = _lloyd_step(x, centroids)
+    new = _lloyd_step(x, centroids)[1]
     return torch.cdist(x.float(), new).argmin(1), new
 
 
 def _lloyd_sums(x, centroids):
-    assign, _ = _lloyd_step(x, centroids)
-    sums = torch.zeros_like(centroids.float()).index_add_(0, assign, x.float())
-    counts = torch.bincount(assign, minlength=len(centroids))
+    assign, sums, counts = _lloyd_sums_counts(x, centroids)
     return assign, torch.where((counts > 0)[:, None], sums, centroids.float())
 
 

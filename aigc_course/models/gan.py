@@ -279,15 +279,25 @@ class DCDiscriminator(nn.Module):
         return logit
 
 
+def lloyd_step(x: torch.Tensor, centroids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One round of Lloyd's algorithm on rows ``x`` ``(N, D)`` and ``centroids`` ``(K, D)``: → ``(assign (N,) int64,
+    new (K, D))``, ``assign`` the index of each row's nearest given centroid (Euclidean distance), ``new`` the mean
+    of the rows assigned to each centroid; a centroid that gets no row stays where it was."""
+    assign = torch.cdist(x, centroids).argmin(1)
+    counts = torch.bincount(assign, minlength=len(centroids))
+    sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+    return assign, torch.where((counts > 0)[:, None], sums / counts.clamp(min=1)[:, None], centroids)
+
+
 def kmeans(x: torch.Tensor, k: int, *, iters: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Lloyd's k-means on the rows of ``x`` ``(N, D)``: → ``(assignments (N,) int64, centroids (k, D))``.
 
     Chapter 04 uses it to give an unconditional GAN *pseudo-labels* (cluster ids of the pixels, no digit labels)
     to condition on — a simple form of the self-conditioned GAN of Liu et al. (2020), who cluster the
     discriminator's features instead. Starts from ``k`` distinct rows drawn with ``seed`` (reproducible), then
-    alternates "assign every row to its nearest centroid" and "move every centroid to the mean of its rows" for
-    ``iters`` rounds or until no assignment changes; an emptied cluster keeps its centroid. The returned
-    assignments are those of the returned centroids (nearest in Euclidean distance).
+    repeats :func:`lloyd_step` ("assign every row to its nearest centroid, move every centroid to the mean of its
+    rows") for ``iters`` rounds or until no assignment changes. The returned assignments are those of the returned
+    centroids (nearest in Euclidean distance).
     """
     if x.dim() != 2:
         raise ValueError(f"x must be (N, D); got shape {tuple(x.shape)} (flatten images first: x.flatten(1))")
@@ -297,18 +307,13 @@ def kmeans(x: torch.Tensor, k: int, *, iters: int = 20, seed: int = 0) -> tuple[
         raise ValueError(f"iters must be at least 1; got {iters}")
     x = x.float()
     start = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:k]
-    centroids = x[start].clone()
-    assign = torch.cdist(x, centroids).argmin(1)
-    for _ in range(iters):
-        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
-        counts = torch.bincount(assign, minlength=k)
-        filled = counts > 0
-        centroids[filled] = sums[filled] / counts[filled, None].to(x.dtype)
-        new = torch.cdist(x, centroids).argmin(1)
-        if torch.equal(new, assign):
+    assign, centroids = lloyd_step(x, x[start].clone())
+    for _ in range(iters - 1):
+        new, moved = lloyd_step(x, centroids)
+        if torch.equal(new, assign):  # nothing changes any more: moved == centroids
             break
-        assign = new
-    return assign, centroids
+        assign, centroids = new, moved
+    return torch.cdist(x, centroids).argmin(1), centroids
 
 
 def training_config(steps: int, *, batch: int, lr_g: float, lr_d: float, betas: tuple[float, float],
