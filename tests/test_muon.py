@@ -43,6 +43,28 @@ def test_muon_step_follows_its_formula():
     assert torch.allclose(w.detach(), expected, atol=1e-6)
 
 
+def test_a_stack_is_orthogonalised_matrix_by_matrix_and_muon_batches_mixed_shapes_exactly():
+    g = torch.Generator().manual_seed(2)
+    stack = torch.randn(3, 6, 20, generator=g, dtype=torch.float64)
+    alone = torch.stack([newton_schulz(m, dtype=torch.float64) for m in stack])
+    assert torch.allclose(newton_schulz(stack, dtype=torch.float64), alone, atol=1e-12)
+    assert torch.allclose(newton_schulz(stack.mT, dtype=torch.float64), alone.mT, atol=1e-12)  # tall stacks
+    # Muon stacks (A, B) with (B, A) and keeps (A, A) apart: every matrix gets its own formula's step
+    params = [nn.Parameter(torch.randn(s, generator=g)) for s in ((6, 20), (20, 6), (6, 6), (6, 20))]
+    opt = Muon(params, lr=0.05, momentum=0.9, weight_decay=0.0)
+    before = [p.detach().clone() for p in params]
+    grads = [torch.randn(p.shape, generator=g) for p in params]
+    for p, grad in zip(params, grads):
+        p.grad = grad.clone()
+    opt.step()
+    for p, w0, grad in zip(params, before, grads):
+        u = 0.1 * grad + 0.9 * (0.1 * grad)  # Nesterov on a fresh momentum
+        expected = w0 - 0.05 * Muon.scale(p.shape, "match_rms_adamw") * newton_schulz(u).float()
+        assert torch.allclose(p.detach(), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="stack"):
+        newton_schulz(torch.randn(2, 2, 3, 4))
+
+
 def test_muon_refuses_non_matrix_parameters():
     with pytest.raises(ValueError, match="2-D"):
         Muon([nn.Parameter(torch.zeros(4))])

@@ -41,6 +41,17 @@ def test_pairs_turn_by_the_documented_angle():
     assert torch.allclose(y[0, 2:], torch.tensor([torch.cos(torch.tensor(0.03)), torch.sin(torch.tensor(0.03))]))
 
 
+def test_the_complex_product_is_the_pairwise_rotation_bit_for_bit_and_other_dtypes_take_the_real_path():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 4, 9, 32, generator=g).transpose(1, 2)  # non-contiguous, as the attention's heads are
+    cos, sin = lm.rope_tables(32, torch.arange(4))
+    x1, x2 = x[..., 0::2], x[..., 1::2]  # the rotation of each pair, written out
+    by_pairs = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+    assert torch.equal(lm.apply_rope(x, cos, sin), by_pairs)
+    half = lm.apply_rope(x.bfloat16(), cos, sin)  # no complex bfloat16: the real formula, in bfloat16
+    assert half.dtype == torch.bfloat16 and torch.allclose(half.float(), by_pairs, atol=0.05)
+
+
 def test_odd_head_dimension_is_refused():
     with pytest.raises(ValueError, match="even"):
         lm.rope_tables(5, torch.arange(3))

@@ -26,26 +26,30 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 def newton_schulz(g: torch.Tensor, steps: int = 5, coefficients: Sequence[float] = NS_COEFFICIENTS,
                   eps: float = 1e-7, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
-    """``(A, B)`` → ``(A, B)`` in ``dtype``: an approximate orthogonalisation ``≈ U Vᵀ`` of ``g = U S Vᵀ``.
+    """``(A, B)`` → ``(A, B)`` in ``dtype``: an approximate orthogonalisation ``≈ U Vᵀ`` of ``g = U S Vᵀ``; a stack
+    ``(K, A, B)`` of matrices of one shape is orthogonalised matrix by matrix in batched products (the same result as
+    one call per matrix, in fewer and larger products: :class:`Muon` stacks its matrices this way).
 
     ``g`` is scaled to Frobenius norm 1 (so every singular value is ≤ 1), then each step maps ``X ↦ a X + b (X Xᵀ) X
     + c (X Xᵀ)² X``, i.e. applies ``p(σ) = a σ + b σ³ + c σ⁵`` to every singular value ``σ`` while keeping ``U`` and
     ``V``. Five steps push the singular values into roughly [0.5, 1.2] (unless a matrix is very ill-conditioned:
     a σ far below the largest grows by at most a ≈ 3.4 per step), not exactly to 1:
     good enough for an update direction, and much cheaper than an SVD."""
-    if g.dim() != 2:
-        raise ValueError(f"newton_schulz orthogonalises a matrix: got a tensor of shape {tuple(g.shape)}")
+    if g.dim() not in (2, 3):
+        raise ValueError(f"newton_schulz orthogonalises a matrix (A, B) or a stack of them (K, A, B): got a tensor "
+                         f"of shape {tuple(g.shape)}")
     a, b, c = coefficients
     x = g.to(dtype)
-    tall = g.size(0) > g.size(1)
+    tall = g.size(-2) > g.size(-1)
     if tall:  # iterate on the wide orientation: X Xᵀ is then the smaller Gram matrix
-        x = x.T
-    x = x / x.norm().clamp(min=eps)
+        x = x.mT
+    x = x / torch.linalg.vector_norm(x, dim=(-2, -1), keepdim=True).clamp(min=eps)
+    mul_add = torch.addmm if x.dim() == 2 else torch.baddbmm  # out = beta·input + alpha·(m1 @ m2)
     for _ in range(steps):
-        gram = x @ x.T
-        poly = torch.addmm(gram, gram, gram, beta=b, alpha=c)  # b·G + c·G²
-        x = torch.addmm(x, poly, x, beta=a)  # a·X + (b·G + c·G²)·X
-    return x.T if tall else x
+        gram = x @ x.mT
+        poly = mul_add(gram, gram, gram, beta=b, alpha=c)  # b·G + c·G²
+        x = mul_add(x, poly, x, beta=a)  # a·X + (b·G + c·G²)·X
+    return x.mT if tall else x
 
 
 class Muon(torch.optim.Optimizer):
@@ -83,14 +87,21 @@ class Muon(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             lr, mu = group["lr"], group["momentum"]
+            stacks: dict[tuple, list[tuple[nn.Parameter, torch.Tensor]]] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p.grad))
                 buf.lerp_(p.grad, 1 - mu)
-                update = newton_schulz(p.grad.lerp(buf, mu), group["ns_steps"])
-                p.mul_(1 - lr * group["weight_decay"])
-                p.add_(update.to(p.dtype), alpha=-lr * self.scale(p.shape, group["adjust"]))
+                u = p.grad.lerp(buf, mu)  # Nesterov: (1 − μ) G + μ M
+                wide = u.mT if u.size(0) > u.size(1) else u  # (A, B) and (B, A) share one stack
+                stacks.setdefault((tuple(wide.shape), u.dtype, u.device), []).append((p, wide))
+            for members in stacks.values():  # one batched Newton–Schulz per shape: fewer, larger products
+                ortho = newton_schulz(torch.stack([w for _, w in members]), group["ns_steps"])
+                for (p, _), o in zip(members, ortho):
+                    update = o.mT if p.size(0) > p.size(1) else o
+                    p.mul_(1 - lr * group["weight_decay"])
+                    p.add_(update.to(p.dtype), alpha=-lr * self.scale(p.shape, group["adjust"]))
         return loss
 
 
