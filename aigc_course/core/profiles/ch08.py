@@ -77,6 +77,14 @@ register(
                 ("1,300 steps: x5, logits soft-capped at 15, output projections initialised at zero", 1.542, 27_901),
                 ("1,300 steps: x5, Muon's weight decay 0.1 (within the seeds' spread)", 1.521, 28_769),
                 ("1,300 steps: x5, dropout 0.1", 1.601, 24_128),
+                # the project's CPU changed (an Intel Xeon with AVX-512, ~1.5x faster for this GPT), and RoPE and
+                # Muon's Newton-Schulz got faster plumbing: 95 s again, compare these lines with each other
+                ("new CPU: the 2-layer fast row then (batch 16)", 1.519, 53_013),
+                ("new CPU: 2 layers, batch 24", 1.510, 53_444),
+                ("new CPU: 2 layers, batch 32", 1.514, 46_662),
+                ("new CPU: 3 layers, batch 16", 1.499, 32_940),
+                ("new CPU: 3 layers, batch 24 (the fast row now)", 1.498, 37_370),
+                ("new CPU: 4 layers, batch 24", 1.520, 28_430),
             ),
             "peak_n": 1024,  # MFU: the peak is the best rate of float32 (peak_n, peak_n) matrix products
             # LSTM vs GPT race: same precision (fp32: bf16 autocast speeds the LSTM ~2x on this CPU and the GPT not
