@@ -94,12 +94,13 @@ class Muon(torch.optim.Optimizer):
                 buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p.grad))
                 buf.lerp_(p.grad, 1 - mu)
                 u = p.grad.lerp(buf, mu)  # Nesterov: (1 − μ) G + μ M
-                wide = u.mT if u.size(0) > u.size(1) else u  # (A, B) and (B, A) share one stack
-                stacks.setdefault((tuple(wide.shape), u.dtype, u.device), []).append((p, wide))
+                tall = u.size(0) > u.size(1)  # (A, B) and (B, A) share one stack, the tall ones transposed
+                wide = u.mT if tall else u
+                stacks.setdefault((tuple(wide.shape), u.dtype, u.device), []).append((p, wide, tall))
             for members in stacks.values():  # one batched Newton–Schulz per shape: fewer, larger products
-                ortho = newton_schulz(torch.stack([w for _, w in members]), group["ns_steps"])
-                for (p, _), o in zip(members, ortho):
-                    update = o.mT if p.size(0) > p.size(1) else o
+                ortho = newton_schulz(torch.stack([w for _, w, _ in members]), group["ns_steps"])
+                for (p, _, tall), o in zip(members, ortho):
+                    update = o.mT if tall else o
                     p.mul_(1 - lr * group["weight_decay"])
                     p.add_(update.to(p.dtype), alpha=-lr * self.scale(p.shape, group["adjust"]))
         return loss
