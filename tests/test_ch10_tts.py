@@ -157,6 +157,26 @@ def test_judge_batches_have_matching_labels(mirror, monkeypatch):
     assert "lucas" not in without.raw and "lucas" not in without.trimmed and len(without.raw) == 5
 
 
+def test_judge_validation_holds_out_train_recordings_and_never_reads_the_test_set(with_mirror, monkeypatch):
+    """The judge's settings are chosen on train recordings 5–9 (VAL_INDICES), with those recordings out of its
+    training data and the test recordings (0–4) not scored at all."""
+    held = sr.JudgeData.load(CFG, "train", exclude_speakers=("lucas",), skip_indices=sr.VAL_INDICES)
+    assert all(len(held.raw[s][d]) == 50 - 5 - len(sr.VAL_INDICES) for s in held.raw for d in range(10))
+    assert set(sr.VAL_INDICES).isdisjoint(range(5))  # never a test recording
+    read: list[str] = []
+    real_load = sr.load_fsdd
+    monkeypatch.setattr(sr, "load_fsdd", lambda split="train", **kw: read.append(split) or real_load(split, **kw))
+    judge = sr.train_recognizer("smoke", device=torch.device("cpu"), validation=True, overrides={"steps": 10})
+    assert "test" not in read
+    assert np.isnan(judge.test_accuracy) and 0.0 <= judge.val_accuracy <= 1.0
+    assert set(judge.unseen_by_speaker) == {"lucas"}
+    final = sr.train_recognizer("smoke", device=torch.device("cpu"), overrides={"steps": 10})
+    assert final.trained.path != judge.trained.path, "a validation judge must not stand in for the real one"
+    assert np.isnan(final.val_accuracy) and 0.0 <= final.test_accuracy <= 1.0
+    with pytest.raises(config.ConfigError, match="no setting 'step'"):
+        sr.train_recognizer("smoke", overrides={"step": 10})
+
+
 def test_judge_never_hears_the_tts_speaker():
     judge_hp = config.component("digit_recognizer", "fast")
     assert tuple(judge_hp.exclude_speakers) == (config.CHAPTERS["10_text_to_speech"].hparams("fast").speaker,)

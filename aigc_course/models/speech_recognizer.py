@@ -12,7 +12,9 @@ Training data (:func:`judge_batch`): FSDD train recordings (indices 5–49) of e
 systems imitate and cannot simply have memorised it) — single clips as recorded, and 2–4 clips of one
 speaker joined with short silences (trimmed or not). The test accuracy is measured on the official test
 recordings (indices 0–4) of the training speakers; the accuracy on the left-out speakers' recordings is
-reported separately (:attr:`DigitJudge.unseen_accuracy`).
+reported separately (:attr:`DigitJudge.unseen_accuracy`). The judge's settings are chosen on a validation split,
+train recordings :data:`VAL_INDICES` held out of a judge trained for that purpose (``validation=True``), never on
+the test recordings.
 
 The input is made independent of loudness: the log-mel is shifted so its maximum is 0 and clipped
 ``dyn_range`` nats below (about 70 dB for 8), then scaled to about [-1, 1]. SpecAugment-style time and
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,9 @@ from . import tts
 
 BLANK = 0
 N_LABELS = 11  # blank + 10 digits
+VAL_INDICES = tuple(range(5, 10))
+"""FSDD train recordings held out while the judge's settings are chosen (:func:`train_recognizer` with
+``validation=True``): the test recordings (indices 0–4) never take part in a choice."""
 
 
 def digits_to_labels(digits: str) -> list[int]:
@@ -180,10 +185,12 @@ class JudgeData:
     trimmed: dict[str, dict[int, list[np.ndarray]]]
 
     @classmethod
-    def load(cls, cfg: ac_audio.MelConfig, split: str = "train", *, exclude_speakers: Sequence[str] = ()
-             ) -> JudgeData:
-        """The recordings of ``split`` by every speaker not in ``exclude_speakers``."""
-        clips = [c for c in load_fsdd(split) if c.speaker not in set(exclude_speakers)]
+    def load(cls, cfg: ac_audio.MelConfig, split: str = "train", *, exclude_speakers: Sequence[str] = (),
+             skip_indices: Sequence[int] = ()) -> JudgeData:
+        """The recordings of ``split`` by every speaker not in ``exclude_speakers``, without the recording
+        indices in ``skip_indices`` (:data:`VAL_INDICES` when the judge's settings are being chosen)."""
+        skip = set(skip_indices)
+        clips = [c for c in load_fsdd(split) if c.speaker not in set(exclude_speakers) and c.index not in skip]
         speakers = sorted({c.speaker for c in clips})
         raw = {s: {d: [] for d in range(10)} for s in speakers}
         for c in clips:
@@ -250,7 +257,8 @@ def transcribe(model: DigitRecognizer, waves: Sequence[np.ndarray], cfg: ac_audi
 class DigitJudge:
     """The trained recogniser with its mel settings and its single-clip accuracy on the FSDD test recordings
     (indices 0–4) of its training speakers (``test_accuracy``) and of the speakers it never heard
-    (``unseen_accuracy``, per speaker in ``unseen_by_speaker``; nan when none was left out)."""
+    (``unseen_accuracy``, per speaker in ``unseen_by_speaker``; nan when none was left out). A judge trained for
+    validation measures the unseen speakers on their train recordings instead."""
 
     model: DigitRecognizer
     cfg: ac_audio.MelConfig
@@ -260,6 +268,9 @@ class DigitJudge:
     exclude_speakers: tuple[str, ...] = ()
     unseen_accuracy: float = float("nan")
     unseen_by_speaker: dict[str, float] | None = None
+    val_accuracy: float = float("nan")
+    """Single-clip accuracy on the held-out train recordings :data:`VAL_INDICES` of the training speakers: only a
+    judge trained with ``validation=True`` has one (its test fields are then nan: a choice never sees them)."""
 
     def transcribe(self, waves: Sequence[np.ndarray]) -> list[str]:
         """Digit strings recognised in waveforms at ``cfg.sample_rate``."""
@@ -277,13 +288,23 @@ def judge_mel_config(hp: Any) -> ac_audio.MelConfig:
                               hop_length=hp.hop_length, n_mels=hp.n_mels, floor=hp.mel_floor)
 
 
-def train_recognizer(profile: str | None = None, *, device: torch.device | None = None, retrain: bool = False
-                     ) -> DigitJudge:
+def train_recognizer(profile: str | None = None, *, device: torch.device | None = None, retrain: bool = False,
+                     overrides: Mapping[str, Any] | None = None, validation: bool = False) -> DigitJudge:
     """The cached digit recogniser (``COMPONENTS["digit_recognizer"]``), trained on first use on the speakers
     not in ``exclude_speakers``, with its single-clip accuracy and DER on the FSDD test recordings (indices
-    0–4) of those speakers, and its accuracy on the left-out speakers' test recordings."""
+    0–4) of those speakers, and its accuracy on the left-out speakers' test recordings.
+
+    To choose a setting: ``validation=True`` trains without the recordings :data:`VAL_INDICES` and scores the
+    judge on them (``val_accuracy``; the left-out speakers are scored on their train recordings), never on the
+    test recordings; ``overrides`` replaces entries of the component's row (``{"lr": 2e-3}``)."""
     prof = config.resolve_profile(profile)
     hp = config.component("digit_recognizer", prof)
+    if overrides:
+        unknown = sorted(set(overrides) - set(hp))
+        if unknown:
+            raise config.ConfigError(f"digit_recognizer has no setting {', '.join(map(repr, unknown))}; "
+                                     f"it has: {', '.join(sorted(hp))}")
+        hp = config.HParams(config.deep_merge(hp.to_dict(), overrides))
     device = device or config.resolve_device()
     cfg = judge_mel_config(hp)
     arch = {"channels": hp.channels, "dilations": tuple(hp.dilations), "dropout": hp.dropout,
@@ -293,13 +314,16 @@ def train_recognizer(profile: str | None = None, *, device: torch.device | None 
            "freq_mask": hp.freq_mask, "time_mask": hp.time_mask, "seed": hp.seed,
            "exclude_speakers": tuple(hp.exclude_speakers), "speed_range": hp.speed_range,
            "noise_db": hp.noise_db, "eq_nats": hp.eq_nats, "warp_range": hp.warp_range}
+    if validation:
+        key["skip_indices"] = VAL_INDICES
+    skip = VAL_INDICES if validation else ()
 
     def build(_: Any) -> DigitRecognizer:
         torch.manual_seed(hp.seed)  # the judge is the same network on every machine and in every run
         return DigitRecognizer(cfg.n_mels, **arch)
 
     def train(model: nn.Module, session: training.TrainingSession) -> dict[str, Any]:
-        data = JudgeData.load(cfg, "train", exclude_speakers=hp.exclude_speakers)
+        data = JudgeData.load(cfg, "train", exclude_speakers=hp.exclude_speakers, skip_indices=skip)
         opt = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=1e-4)
         rng = np.random.default_rng([hp.seed, 0])
 
@@ -336,9 +360,21 @@ def train_recognizer(profile: str | None = None, *, device: torch.device | None 
 
     trained = training.load_or_train("digit_recognizer", key, build, train, retrain=retrain, device=device)
     model = trained.model.eval()
+    left_out = set(hp.exclude_speakers)
+    if validation:
+        held = [c for c in load_fsdd("train") if c.index in VAL_INDICES or c.speaker in left_out]
+        hyps = transcribe(model, [c.audio for c in held], cfg)
+        val = [h == str(c.digit) for c, h in zip(held, hyps) if c.speaker not in left_out]
+        by_spk: dict[str, list[bool]] = {}
+        for c, h in zip(held, hyps):
+            if c.speaker in left_out:
+                by_spk.setdefault(c.speaker, []).append(h == str(c.digit))
+        unseen_v = [ok for v in by_spk.values() for ok in v]
+        return DigitJudge(model, cfg, float("nan"), float("nan"), trained, tuple(hp.exclude_speakers),
+                          float(np.mean(unseen_v)) if unseen_v else float("nan"),
+                          {s: float(np.mean(v)) for s, v in by_spk.items()}, float(np.mean(val)))
     test = load_fsdd("test")
     hyps = transcribe(model, [c.audio for c in test], cfg)
-    left_out = set(hp.exclude_speakers)
     seen = [(h, str(c.digit)) for c, h in zip(test, hyps) if c.speaker not in left_out]
     acc = float(np.mean([h == r for h, r in seen]))
     by_speaker: dict[str, list[bool]] = {}
@@ -365,4 +401,4 @@ def digit_judge(profile: str | None = None, *, device: torch.device | str | None
 
 __all__ = ["BLANK", "N_LABELS", "digits_to_labels", "ctc_collapse", "ctc_greedy_decode", "DigitRecognizer",
            "waveform_batch", "speed_perturb", "mel_warp", "spec_augment", "JudgeData", "judge_batch", "ctc_loss",
-           "transcribe", "DigitJudge", "judge_mel_config", "train_recognizer", "digit_judge"]
+           "transcribe", "DigitJudge", "VAL_INDICES", "judge_mel_config", "train_recognizer", "digit_judge"]

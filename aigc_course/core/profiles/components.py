@@ -79,8 +79,14 @@ TTS_MEL = {"sample_rate": 8000, "n_fft": 512, "win_length": 400, "hop_length": 1
 COMPONENTS["digit_recognizer"] = ChapterSpec(
     stem="digit_recognizer",
     title="CTC spoken-digit recogniser: the judge of synthesised speech (chapter 10)",
+    # lr 2e-3 (3e-3 before), chosen on validation (speech_recognizer.VAL_INDICES: train recordings 5-9 of the five
+    # training speakers, 250 clips, the judge trained without them; fast profile, seeds 0-3): accuracy 0.960, 0.980,
+    # 0.984, 0.980 (mean 0.976) vs 0.964, 0.960, 0.964, 0.976 (mean 0.966) at 3e-3. No other change beat 3e-3 beyond
+    # the seed spread (seeds 0-1 each): lr 5e-3 0.968/0.968, 1200 steps 0.964/0.968, batch 48 0.960/0.968, dropout 0.2
+    # 0.960/0.968, p_single 0.7 0.964/0.972/0.968/0.964, no noise 0.944/0.956, 192 channels 0.960/0.968, eight
+    # dilated layers 0.956/0.984. Most errors are one speaker's "six" and "eight" (nicolas).
     base={**TTS_MEL, "channels": 128, "dilations": (1, 2, 4, 8), "dropout": 0.1, "dyn_range": 8.0, "steps": 800,
-          "steps_per_epoch": 100, "batch_size": 32, "lr": 3e-3, "max_digits": 4, "p_single": 0.4,
+          "steps_per_epoch": 100, "batch_size": 32, "lr": 2e-3, "max_digits": 4, "p_single": 0.4,
           "freq_mask": 8, "time_mask": 10, "seed": 0,
           "exclude_speakers": ("lucas",),  # chapter 10's TTS speaker: the judge must never have heard that voice
           # augmentations for an unseen voice: background noise at -60..-25 dB of the peak and a random spectral tilt
