@@ -30,6 +30,13 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, *, generator: torch.G
     return mu + torch.exp(0.5 * logvar) * eps
 
 
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "silu": nn.SiLU}
+"""The hidden layers' nonlinearity. Chapter 05 uses SiLU (``x · sigmoid(x)``), chosen on a validation split (trained
+on MNIST train[:50000], scored on train[50000:]; fast profile's sizes, 10 epochs, negative ELBO in nats): at the
+learning rate 4e-3 SiLU 96.3 and 96.0 (seeds 0, 1), GELU 96.0, ELU 97.7 and 98.0, ReLU 98.4; the former setting,
+ReLU at 2e-3, 99.0 and 99.0. A smooth nonlinearity gives the decoder smooth images to model."""
+
+
 class ConvVAE(nn.Module):
     """Convolutional VAE with a diagonal-Gaussian encoder and a Bernoulli decoder.
 
@@ -41,21 +48,23 @@ class ConvVAE(nn.Module):
     torch.Size([5, 1, 28, 28])
     """
 
-    def __init__(self, latent_dim: int = 16, *, channels: int = 32, hidden: int = 256):
+    def __init__(self, latent_dim: int = 16, *, channels: int = 32, hidden: int = 256, activation: str = "relu"):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
         self.latent_dim = latent_dim
-        c = channels
+        c, act = channels, ACTIVATIONS[activation]
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, c, 4, stride=2, padding=1), nn.ReLU(),  # (N, c, 14, 14)
-            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.ReLU(),  # (N, 2c, 7, 7)
-            nn.Flatten(), nn.Linear(2 * c * 49, hidden), nn.ReLU(),
+            nn.Conv2d(1, c, 4, stride=2, padding=1), act(),  # (N, c, 14, 14)
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), act(),  # (N, 2c, 7, 7)
+            nn.Flatten(), nn.Linear(2 * c * 49, hidden), act(),
             nn.Linear(hidden, 2 * latent_dim),  # μ and log σ² side by side
         )
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.ReLU(),
-            nn.Linear(hidden, 2 * c * 49), nn.ReLU(),
+            nn.Linear(latent_dim, hidden), act(),
+            nn.Linear(hidden, 2 * c * 49), act(),
             nn.Unflatten(1, (2 * c, 7, 7)),
-            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(),  # (N, c, 14, 14)
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), act(),  # (N, c, 14, 14)
             nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # (N, 1, 28, 28) logits
         )
 

@@ -15,7 +15,9 @@ register(
             "torch_threads": None,  # torch's default: every core (smoke: one)
             "kl_dim": 4, "kl_mc_samples": 2_000_000, "grad_var_dims": (1, 2, 4, 8, 16, 32, 64),
             "grad_var_samples": 20_000, "grad_var_shift": 1.0,
-            "latent_dim": 16, "channels": 16, "hidden": 256, "batch_size": 64, "lr": 2e-3, "warmup_frac": 0.05,
+            # SiLU and lr 4e-3 (ReLU and 2e-3 before): 2.8 nats lower validation -ELBO (models.vae.ACTIVATIONS)
+            "latent_dim": 16, "channels": 16, "hidden": 256, "activation": "silu", "batch_size": 64, "lr": 4e-3,
+            "warmup_frac": 0.05,
             "epochs": 10, "train_limit": None, "test_limit": None,
             "latent2_epochs": 2, "manifold_n": 20, "interp_steps": 10,
             "betas": (0.25, 0.5, 1.0, 2.0, 4.0), "beta_epochs": 1, "beta_train_limit": 20_000, "beta_lr": 1e-3,
@@ -33,7 +35,7 @@ register(
                      "iwae_images": 10_000, "save_samples": 10_000},
         },
         targets={
-            "fast": {"vae_test_nelbo_nats": "<= 100", "kl_closed_form_mc_abs_err": "< 0.01",
+            "fast": {"vae_test_nelbo_nats": "<= 97", "kl_closed_form_mc_abs_err": "< 0.01",
                      "reparam_vs_score_variance_ratio": "> 10"},
             "full": {"vae_test_nelbo_nats": "<= 90", "kl_closed_form_mc_abs_err": "< 0.01",
                      "reparam_vs_score_variance_ratio": "> 10"},
