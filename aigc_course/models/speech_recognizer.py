@@ -314,9 +314,9 @@ def train_recognizer(profile: str | None = None, *, device: torch.device | None 
            "freq_mask": hp.freq_mask, "time_mask": hp.time_mask, "seed": hp.seed,
            "exclude_speakers": tuple(hp.exclude_speakers), "speed_range": hp.speed_range,
            "noise_db": hp.noise_db, "eq_nats": hp.eq_nats, "warp_range": hp.warp_range}
-    if validation:
-        key["skip_indices"] = VAL_INDICES
     skip = VAL_INDICES if validation else ()
+    if skip:  # its own checkpoint: a validation judge never stands in for the real one
+        key["skip_indices"] = skip
 
     def build(_: Any) -> DigitRecognizer:
         torch.manual_seed(hp.seed)  # the judge is the same network on every machine and in every run
@@ -361,30 +361,23 @@ def train_recognizer(profile: str | None = None, *, device: torch.device | None 
     trained = training.load_or_train("digit_recognizer", key, build, train, retrain=retrain, device=device)
     model = trained.model.eval()
     left_out = set(hp.exclude_speakers)
-    if validation:
-        held = [c for c in load_fsdd("train") if c.index in VAL_INDICES or c.speaker in left_out]
-        hyps = transcribe(model, [c.audio for c in held], cfg)
-        val = [h == str(c.digit) for c, h in zip(held, hyps) if c.speaker not in left_out]
-        by_spk: dict[str, list[bool]] = {}
-        for c, h in zip(held, hyps):
-            if c.speaker in left_out:
-                by_spk.setdefault(c.speaker, []).append(h == str(c.digit))
-        unseen_v = [ok for v in by_spk.values() for ok in v]
-        return DigitJudge(model, cfg, float("nan"), float("nan"), trained, tuple(hp.exclude_speakers),
-                          float(np.mean(unseen_v)) if unseen_v else float("nan"),
-                          {s: float(np.mean(v)) for s, v in by_spk.items()}, float(np.mean(val)))
-    test = load_fsdd("test")
-    hyps = transcribe(model, [c.audio for c in test], cfg)
-    seen = [(h, str(c.digit)) for c, h in zip(test, hyps) if c.speaker not in left_out]
+    # a validation judge is scored on its held-out train recordings (the left-out speakers on all of theirs), never
+    # on the test recordings; the real judge on the test recordings
+    clips = ([c for c in load_fsdd("train") if c.index in VAL_INDICES or c.speaker in left_out] if validation
+             else load_fsdd("test"))
+    hyps = transcribe(model, [c.audio for c in clips], cfg)
+    seen = [(h, str(c.digit)) for c, h in zip(clips, hyps) if c.speaker not in left_out]
     acc = float(np.mean([h == r for h, r in seen]))
+    der = digit_error_rate([h for h, _ in seen], [r for _, r in seen])
     by_speaker: dict[str, list[bool]] = {}
-    for c, h in zip(test, hyps):
+    for c, h in zip(clips, hyps):
         if c.speaker in left_out:
             by_speaker.setdefault(c.speaker, []).append(h == str(c.digit))
     unseen = [ok for v in by_speaker.values() for ok in v]
-    return DigitJudge(model, cfg, acc, digit_error_rate([h for h, _ in seen], [r for _, r in seen]), trained,
-                      tuple(hp.exclude_speakers), float(np.mean(unseen)) if unseen else float("nan"),
-                      {s: float(np.mean(v)) for s, v in by_speaker.items()})
+    nan = float("nan")
+    return DigitJudge(model, cfg, nan if validation else acc, nan if validation else der, trained,
+                      tuple(hp.exclude_speakers), float(np.mean(unseen)) if unseen else nan,
+                      {s: float(np.mean(v)) for s, v in by_speaker.items()}, acc if validation else nan)
 
 
 @functools.lru_cache(maxsize=4)
