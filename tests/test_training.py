@@ -248,6 +248,24 @@ def test_two_processes_train_a_checkpoint_once(tmp_path):
     assert len(list(tmp_path.glob("race-*.pt"))) == 1
 
 
+def test_fused_adam_where_pytorch_has_it_with_the_same_steps():
+    assert training.fused_ok("cpu") and training.fused_ok(torch.device("cuda", 0))
+    assert not training.fused_ok("mps") and not training.fused_ok("meta")
+    torch.manual_seed(0)
+    models = [nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3)) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    opts = [torch.optim.Adam(models[0].parameters(), lr=1e-2),
+            torch.optim.Adam(models[1].parameters(), lr=1e-2, fused=training.fused_ok("cpu"))]
+    x, y = torch.randn(32, 6), torch.randn(32, 3)
+    for _ in range(50):
+        for model, opt in zip(models, opts):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    for a, b in zip(*(m.parameters() for m in models)):  # the fused kernel takes the same steps
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_use_bf16_only_where_autocast_covers_the_layers():
     assert training.use_bf16(True, "cpu") and training.use_bf16(True, torch.device("cuda"))
     assert not training.use_bf16(False, "cpu") and not training.use_bf16(True, "mps")

@@ -240,6 +240,14 @@ def use_bf16(asked: bool, device: torch.device | str) -> bool:
     return bool(asked) and torch.device(device).type in ("cpu", "cuda")
 
 
+def fused_ok(device: torch.device | str) -> bool:
+    """Whether to ask Adam / AdamW for their fused kernel on ``device`` (``fused=fused_ok(device)``): on the CPU and
+    CUDA, where PyTorch (>= 2.4) has it. The fused step updates every tensor in one pass over memory instead of a
+    chain of per-operation passes: the same arithmetic (chapter 05's VAE trains to the same negative ELBO to the
+    last printed digit), less time per step. Not asked on other devices, where older PyTorch versions lack it."""
+    return torch.device(device).type in ("cpu", "cuda")
+
+
 @contextlib.contextmanager
 def checkpoint_lock(final: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<final>.lock`` (POSIX ``flock``; the OS drops it if the process dies) for the

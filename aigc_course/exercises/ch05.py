@@ -343,7 +343,8 @@ def test_context() -> dict[str, object]:
 
     hp = config.chapter("05_vae").hparams("fast")
     torch.manual_seed(0)
-    model = vae_models.ConvVAE(hp.latent_dim, channels=hp.channels, hidden=hp.hidden, activation=hp.activation).eval()
+    model = vae_models.ConvVAE(hp.latent_dim, channels=hp.channels, hidden=hp.hidden, activation=hp.activation,
+                               pixel_bias=hp.pixel_bias).eval()
     with torch.no_grad():  # spread the untrained encoder's codes, so that μ, a sample and the KL differ clearly
         model.encoder[-1].weight.mul_(30.0)
     x_test = load_mnist("test")[0][:DECODE_MEAN_IMAGES].float().div(255).unsqueeze(1)

@@ -13,7 +13,9 @@ student reads them; :func:`reparameterize` here is the same one line, so that :m
 usable on its own.
 
 Shapes, with ``c = channels``: 28 → Conv(4, stride 2) → 14 → Conv(4, stride 2) → 7, i.e. ``(N, 2c, 7, 7)``
-→ flatten ``2c·49`` → ``hidden`` → ``2·latent_dim``; the decoder mirrors it with transposed convolutions.
+→ flatten ``2c·49`` → ``hidden`` → ``2·latent_dim``; the decoder mirrors it with transposed convolutions. With
+``pixel_bias=True`` the decoder's logits get one learned bias per pixel ``(1, 1, 28, 28)``, which
+:meth:`ConvVAE.start_at_mean` sets to the logits of the training set's mean image.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class ConvVAE(nn.Module):
     torch.Size([5, 1, 28, 28])
     """
 
-    def __init__(self, latent_dim: int = 16, *, channels: int = 32, hidden: int = 256, activation: str = "relu"):
+    def __init__(self, latent_dim: int = 16, *, channels: int = 32, hidden: int = 256, activation: str = "relu",
+                 pixel_bias: bool = False):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
@@ -67,6 +70,22 @@ class ConvVAE(nn.Module):
             nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), act(),  # (N, c, 14, 14)
             nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # (N, 1, 28, 28) logits
         )
+        # one bias per pixel, added to the logits: the decoder then only has to learn how a digit differs from it
+        self.pixel_bias = nn.Parameter(torch.zeros(1, 1, 28, 28)) if pixel_bias else None
+
+    @torch.no_grad()
+    def start_at_mean(self, images: torch.Tensor, *, eps: float = 1e-3) -> torch.Tensor:
+        """Set the per-pixel bias to ``logit(mean image)`` of ``images`` ``(N, 1, 28, 28)`` in [0, 1] (clamped to
+        ``[eps, 1 - eps]``: pixels that are always 0 get a large negative logit, not −∞) and return it
+        ``(1, 1, 28, 28)``. Before training, when the rest of the decoder's output is close to 0, every decoded
+        image is then close to the mean digit. Needs ``pixel_bias=True``."""
+        if self.pixel_bias is None:
+            raise ValueError("this ConvVAE has no per-pixel bias: build it with ConvVAE(..., pixel_bias=True)")
+        if images.dim() != 4 or images.shape[1:] != self.pixel_bias.shape[1:]:
+            raise ValueError(f"images must be (N, 1, 28, 28) in [0, 1]; got {tuple(images.shape)}")
+        mean = images.float().mean(0, keepdim=True).clamp(eps, 1 - eps)
+        self.pixel_bias.copy_(torch.logit(mean).to(self.pixel_bias.device))
+        return self.pixel_bias.detach().clone()
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images ``(N, 1, 28, 28)`` in [0, 1] → ``(mu, logvar)``, each ``(N, latent_dim)``."""
@@ -75,7 +94,8 @@ class ConvVAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latents ``(N, latent_dim)`` → Bernoulli **logits** ``(N, 1, 28, 28)``."""
-        return self.decoder(z)
+        logits = self.decoder(z)
+        return logits if self.pixel_bias is None else logits + self.pixel_bias
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Encode, draw one reparameterised ``z``, decode: → ``(logits (N, 1, 28, 28), mu, logvar)``."""

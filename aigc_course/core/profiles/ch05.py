@@ -17,6 +17,9 @@ register(
             "grad_var_samples": 20_000, "grad_var_shift": 1.0,
             # SiLU and lr 4e-3 (ReLU and 2e-3 before): 2.8 nats lower validation -ELBO (models.vae.ACTIVATIONS)
             "latent_dim": 16, "channels": 16, "hidden": 256, "activation": "silu", "batch_size": 64, "lr": 4e-3,
+            # a per-pixel bias on the decoder's logits, started at logit(mean training image): validation -ELBO
+            # 95.94 / 95.39 (seeds 0, 1) vs 96.30 / 96.02 without, at the same cost (ConvVAE.start_at_mean)
+            "pixel_bias": True,
             "warmup_frac": 0.05,
             "epochs": 10, "train_limit": None, "test_limit": None,
             "latent2_epochs": 2, "manifold_n": 20, "interp_steps": 10,
@@ -35,7 +38,7 @@ register(
                      "iwae_images": 10_000, "save_samples": 10_000},
         },
         targets={
-            "fast": {"vae_test_nelbo_nats": "<= 97", "kl_closed_form_mc_abs_err": "< 0.01",
+            "fast": {"vae_test_nelbo_nats": "<= 96", "kl_closed_form_mc_abs_err": "< 0.01",
                      "reparam_vs_score_variance_ratio": "> 10"},
             "full": {"vae_test_nelbo_nats": "<= 90", "kl_closed_form_mc_abs_err": "< 0.01",
                      "reparam_vs_score_variance_ratio": "> 10"},
