@@ -132,7 +132,8 @@ def test_recognizer_shapes_and_loudness_invariance():
     model = sr.DigitRecognizer(CFG.n_mels, channels=16, dilations=(1, 2)).eval()
     waves = [_tone(0.5), _tone(0.3, 330.0)]
     logmel, lengths = sr.waveform_batch(waves, CFG)
-    assert logmel.shape == (2, CFG.n_mels, ac_audio.n_frames(4000, CFG)) and lengths.tolist() == [41, 25]
+    assert logmel.shape == (2, CFG.n_mels, ac_audio.n_frames(4000 + CFG.n_fft // 2, CFG))  # zeros after every clip
+    assert lengths.tolist() == [41, 25]
     log_probs, out_lengths = model(logmel, lengths)
     assert log_probs.shape == (2, 11, sr.N_LABELS) and out_lengths.tolist() == [11, 7]
     assert torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 11), atol=1e-5)
@@ -144,6 +145,29 @@ def test_recognizer_shapes_and_loudness_invariance():
     loss = sr.ctc_loss(model.train(), logmel, lengths, ["3", "81"])
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert len(sr.transcribe(model, waves, CFG)) == 2
+
+
+def test_a_clips_transcription_does_not_depend_on_the_rest_of_its_batch():
+    torch.manual_seed(0)
+    model = sr.DigitRecognizer(CFG.n_mels, channels=16, dilations=(1, 2, 4, 8))
+    with torch.no_grad():  # non-trivial BatchNorm statistics, as after training
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.bias.uniform_(-0.5, 0.5)
+    model.eval()
+    rng = np.random.default_rng(0)
+    waves = [_tone(d, f) + 0.05 * rng.standard_normal(int(d * CFG.sample_rate)).astype(np.float32)
+             for d, f in ((0.41, 220.0), (0.77, 330.0), (0.3, 500.0), (1.23, 180.0))]
+    with torch.no_grad():
+        batched, lengths = model(*sr.waveform_batch(waves, CFG))
+        for i, wave in enumerate(waves):  # alone, it is the longest clip: no padding from other clips
+            alone, length = model(*sr.waveform_batch([wave], CFG))
+            n = int(lengths[i])
+            assert int(length[0]) == n
+            assert torch.allclose(alone[0, :n], batched[i, :n], atol=1e-5), f"clip {i} changes with its batch"
+    assert sr.transcribe(model, waves, CFG, batch=4) == sr.transcribe(model, waves, CFG, batch=1)
 
 
 def test_judge_batches_have_matching_labels(mirror, monkeypatch):

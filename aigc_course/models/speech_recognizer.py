@@ -87,6 +87,12 @@ class _ResidualConv(nn.Module):
         return x + self.dropout(F.relu(self.bn(self.conv(x))))
 
 
+FRONT_REACH = 8
+"""Input frames past a clip's last frame that :class:`DigitRecognizer`'s two stride-2 convolutions (kernel 5, padding
+2) read for the clip's valid outputs: the first reads 2 past the end, the second 2 of the first's outputs past the
+end, each 2 input frames apart and reading 2 more: 2 · 2 + 2 = 6, rounded up to 8."""
+
+
 class DigitRecognizer(nn.Module):
     """Convolutional CTC digit recogniser: log-mel ``(B, n_mels, T)`` and lengths ``(B,)`` → log-probabilities
     ``(B, T', 11)`` and output lengths ``(B,)``, with ``T' ≈ T / 4`` (one output per 50 ms).
@@ -123,16 +129,28 @@ class DigitRecognizer(nn.Module):
         return lengths
 
     def forward(self, logmel: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities ``(B, T', 11)`` and lengths ``(B,)``. A clip's outputs within its length do not depend on
+        the other clips of the batch (how much padding follows it): every clip gets :data:`FRONT_REACH` frames of
+        silence (-1) after its end before the stride-2 convolutions — as far as they look past a clip's last frame —
+        and the padded frames are set to 0 after every residual block, which is what a convolution's own zero
+        padding at the end of the tensor gives the longest clip."""
         out_lengths = self.output_lengths(lengths)
-        x = self.front(self.features(logmel, lengths))
-        mask = tts.length_mask(out_lengths, x.shape[-1]).unsqueeze(1).to(x.dtype)
-        x = self.body(x * mask) * mask
+        frames = int(self.output_lengths(torch.tensor(logmel.shape[-1])))
+        x = F.pad(self.features(logmel, lengths), (0, FRONT_REACH), value=-1.0)
+        x = self.front(x)[..., :frames]
+        mask = tts.length_mask(out_lengths, frames).unsqueeze(1).to(x.dtype)
+        x = x * mask
+        for block in self.body:
+            x = block(x) * mask
         return F.log_softmax(self.head(x).transpose(1, 2), -1), out_lengths
 
 
 def waveform_batch(waves: Sequence[np.ndarray], cfg: ac_audio.MelConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero-pad waveforms and take their log-mels: → ``(B, n_mels, T)`` and frame counts ``(B,)``."""
-    n = max(len(w) for w in waves)
+    """Zero-pad waveforms and take their log-mels: → ``(B, n_mels, T)`` and frame counts ``(B,)``.
+
+    Every waveform, the longest too, is followed by at least ``n_fft // 2`` zeros, so the frames within its length
+    see zeros past its end whatever else is in the batch (the STFT's reflect padding only reflects those zeros)."""
+    n = max(len(w) for w in waves) + cfg.n_fft // 2
     x = torch.zeros(len(waves), n)
     for i, w in enumerate(waves):
         x[i, : len(w)] = torch.as_tensor(np.asarray(w, dtype=np.float32))
@@ -313,7 +331,8 @@ def train_recognizer(profile: str | None = None, *, device: torch.device | None 
            "batch_size": hp.batch_size, "lr": hp.lr, "max_digits": hp.max_digits, "p_single": hp.p_single,
            "freq_mask": hp.freq_mask, "time_mask": hp.time_mask, "seed": hp.seed,
            "exclude_speakers": tuple(hp.exclude_speakers), "speed_range": hp.speed_range,
-           "noise_db": hp.noise_db, "eq_nats": hp.eq_nats, "warp_range": hp.warp_range}
+           "noise_db": hp.noise_db, "eq_nats": hp.eq_nats, "warp_range": hp.warp_range,
+           "padding": "per-clip"}  # outputs independent of the batch (DigitRecognizer.forward); older judges retrain
     skip = VAL_INDICES if validation else ()
     if skip:  # its own checkpoint: a validation judge never stands in for the real one
         key["skip_indices"] = skip
