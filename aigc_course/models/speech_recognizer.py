@@ -207,8 +207,8 @@ class JudgeData:
              skip_indices: Sequence[int] = ()) -> JudgeData:
         """The recordings of ``split`` by every speaker not in ``exclude_speakers``, without the recording
         indices in ``skip_indices`` (:data:`VAL_INDICES` when the judge's settings are being chosen)."""
-        skip = set(skip_indices)
-        clips = [c for c in load_fsdd(split) if c.speaker not in set(exclude_speakers) and c.index not in skip]
+        excluded, skip = set(exclude_speakers), set(skip_indices)
+        clips = [c for c in load_fsdd(split) if c.speaker not in excluded and c.index not in skip]
         speakers = sorted({c.speaker for c in clips})
         raw = {s: {d: [] for d in range(10)} for s in speakers}
         for c in clips:
