@@ -68,6 +68,26 @@ def test_runner_keeps_going_and_reports_every_notebook(isolated, tmp_path):
     assert runner.exit_status(result) == 1
 
 
+def test_runner_rewrites_the_executed_copy_a_few_times_not_twice_per_cell(isolated, tmp_path, monkeypatch):
+    import papermill.engines
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_notebook(folder / "01_many.ipynb", [md("# many cells"), code("PROFILE = None", tags=["parameters"])]
+                   + [code(f"print('cell {i}')") for i in range(30)]
+                   + [code("import aigc_course as ac\nac.record({'cells': 30})")])
+    writes = []
+    real = papermill.engines.write_ipynb
+    monkeypatch.setattr(papermill.engines, "write_ipynb", lambda nb, path: (writes.append(path), real(nb, path)))
+    result = runner.run_course(profile="smoke", out=tmp_path / "out", notebooks=folder, progress=False, jobs=1)
+    assert result["notebooks"][0]["status"] == "ok"
+    assert 2 <= len(writes) <= 4, f"{len(writes)} rewrites (papermill's own engine: 2 per cell, 70 here)"
+    executed = json.loads((tmp_path / "out" / "notebooks" / "01_many.ipynb").read_text())
+    printed = ["".join(o.get("text", "")) for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert [p for p in printed if p.startswith("cell ")] == [f"cell {i}\n" for i in range(30)]
+    assert all(c["metadata"]["papermill"]["status"] == "completed" for c in executed["cells"])
+
+
 def test_two_runs_sharing_an_output_folder_add_up(isolated, tmp_path):
     _books(tmp_path / "nbs")
     out = tmp_path / "out"
