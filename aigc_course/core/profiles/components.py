@@ -59,6 +59,9 @@ COMPONENTS["char_gpt"] = ChapterSpec(
     # ms per step). On it, 95 s each (one run each): the 2-layer row 1.519 (batch 16, 53k characters/s), batch 24
     # 1.510, batch 32 1.514; 3 layers, batch 16 1.499; **3 layers, batch 24 1.498** (the fast row since); 4 layers,
     # batch 24 1.520. With ~2,000 steps in the budget the 2-layer model had stopped gaining from more steps.
+    # 2026-12-06, a slower day (27-30k characters/s): a fixed 900 steps with the time-based schedule's shape,
+    # cosine to 0.1 x lr (this row) 1.516 vs to 0 1.520; in 95 s the row reached 1.525 (844 steps) and 1.509 (932
+    # steps) in two runs minutes apart: at this budget the machine's speed moves the loss more than the schedule.
     base={**CHAR_LM_TRAIN, "n_layer": 3, "n_head": 4, "n_embd": 128, "dropout": 0.0, "block_size": 128,
           "batch_size": 24, "lr": 6e-3, "eval_every": 250, "optimizer": "muon", "ns_steps": 5,
           "embed_lr_scale": 5.0, "positions": "rope", "token_shift": True},
