@@ -306,6 +306,30 @@ def test_course_generators_are_loaded_from_their_chapters_checkpoints_only_when_
     assert risks.load_course_generator("diffusion", ("smoke",)) is None
 
 
+@pytest.mark.parametrize("profile", ["smoke", "fast"])
+def test_chapter_14_keys_chapter_05s_vae_exactly_as_chapter_05_trains_it(profile):
+    """The VAE's checkpoint config is written twice, in chapter 05's cells and in risks.course_generator_checkpoint:
+    evaluate the notebook's own `arch = ...` and `cfg = ...` statements and compare, so that a setting added to one
+    (as pixel_bias was) cannot leave chapter 14 training stand-ins."""
+    import ast
+    import json
+    import types
+    from pathlib import Path
+
+    from aigc_course.core import training
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "05_vae.ipynb").read_text(encoding="utf-8"))
+    cells = {c.get("id"): "".join(c["source"]) for c in nb["cells"]}
+    scope = {"hp": config.chapter("05_vae").hparams(profile), "run": types.SimpleNamespace(seed=config.DEFAULT_SEED)}
+    for cell, target in (("05-022", "arch"), ("05-023", "cfg")):
+        (statement,) = [node for node in ast.parse(cells[cell]).body if isinstance(node, ast.Assign)
+                        and [t.id for t in node.targets if isinstance(t, ast.Name)] == [target]]
+        exec(compile(ast.Module([statement], []), cell, "exec"), scope)  # noqa: S102 (the course's own cell)
+    name, cfg, _ = risks.course_generator_checkpoint("vae", profile)
+    assert name == "05_conv_vae" and cfg == scope["cfg"]
+    assert training.checkpoint_path(name, cfg) == training.checkpoint_path("05_conv_vae", scope["cfg"])
+
+
 @pytest.mark.parametrize("kind, cell_name, arch_line", [
     ("dcgan", "dcgan", 'dc_arch = {"latent_dim": hp.latent_dim, "channels": hp.channels}'),
     ("mlp_gan", "mlp_gan", None),

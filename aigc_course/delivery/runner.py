@@ -128,6 +128,7 @@ def _engine_name() -> str:
                 self._without_save(super().cell_complete, cell, cell_index, **kwargs)
 
     class Engine(NBClientEngine):
+        # papermill's Engine.execute_notebook (2.7) with SparseSaves in place of its manager, which it names directly
         @classmethod
         def execute_notebook(cls, nb: Any, kernel_name: str, output_path: str | None = None,
                              progress_bar: bool = True, log_output: bool = False,
