@@ -191,17 +191,19 @@ def test_cpu_threads_reads_the_profile_table():
     assert runner.cpu_threads("15_scaling_out", "fast", 2) == 2  # two worker processes
 
 
-def _timed_books(folder, names):
+def _timed_books(folder, seconds):
     folder.mkdir()
     params = code("PROFILE = None", tags=["parameters"])
-    for name in names:
+    for name, sleep in seconds.items():
         write_notebook(folder / f"{name}.ipynb", [md(f"# {name}"), params, code(
-            "import time\nimport aigc_course as ac\nt0 = time.time()\ntime.sleep(4)\n"
+            f"import time\nimport aigc_course as ac\nt0 = time.time()\ntime.sleep({sleep})\n"
             "ac.record({'t0': t0, 't1': time.time()})")])
 
 
 def test_runner_runs_one_thread_notebooks_side_by_side(isolated, tmp_path, monkeypatch):
-    _timed_books(tmp_path / "nbs", ["01_a", "02_b", "03_c"])
+    # 03_c, on both cores, runs first; then 01_a and 02_b side by side (long enough to overlap although the pool's
+    # second worker process first has to start: a few seconds)
+    _timed_books(tmp_path / "nbs", {"01_a": 10, "02_b": 10, "03_c": 2})
     monkeypatch.setattr(runner, "cpu_threads", lambda stem, profile, cores: 2 if stem == "03_c" else 1)
     out = tmp_path / "out"
     result = runner.run_course(profile="smoke", out=out, notebooks=tmp_path / "nbs", progress=False, jobs=2)
@@ -209,30 +211,85 @@ def test_runner_runs_one_thread_notebooks_side_by_side(isolated, tmp_path, monke
     assert [nb["name"] for nb in result["notebooks"]] == ["01_a", "02_b", "03_c"]
     a, b, c = (nb["metrics"] for nb in result["notebooks"])
     assert a["t0"] < b["t1"] and b["t0"] < a["t1"], "two one-thread notebooks must overlap"
-    assert c["t0"] >= max(a["t1"], b["t1"]), "a notebook that uses both cores starts when the others are done"
+    assert a["t0"] >= c["t1"] and b["t0"] >= c["t1"], "a notebook that uses both cores runs alone, and first"
     assert result["jobs"] == 2 and result["wall_seconds"] < sum(nb["seconds"] for nb in result["notebooks"])
     assert "2 core(s)" in (out / "report.md").read_text()
     with pytest.raises(ValueError, match="at least 1"):
         runner.run_course(profile="smoke", out=out, notebooks=tmp_path / "nbs", progress=False, jobs=0)
 
 
-def test_next_to_start_overtakes_only_notebooks_that_make_no_shared_model():
+def _queue(*pairs):
     from pathlib import Path
 
-    def books(*pairs):
-        return [(Path(f"{stem}.ipynb"), n) for stem, n in pairs]
+    return [(Path(f"{stem}.ipynb"), n) for stem, n in pairs]
 
-    def stems(chosen):
-        return [p.stem for p, _ in chosen]
 
-    queue = books(("11_customer_service", 2), ("12_sentiment_monitoring", 1), ("13_recommendation", 1))
-    assert stems(runner.next_to_start(queue, 1, 2, running=True)) == ["12_sentiment_monitoring"]
-    assert stems(runner.next_to_start(queue, 0, 2, running=False)) == ["11_customer_service"]
-    # chapter 08 makes the shared char GPT that chapter 14 reads: 14 must not start (and train it) before 08
-    queue = books(("08_transformers_gpt", 2), ("14_responsible_aigc", 1))
-    assert stems(runner.next_to_start(queue, 1, 2, running=True)) == []
+def _stems(chosen):
+    return [p.stem for p, _ in chosen]
+
+
+def test_next_to_start_runs_whole_cpu_notebooks_first_then_the_longest():
+    queue = _queue(("00_welcome", 1), ("10_text_to_speech", 1), ("13_recommendation", 1), ("16_instruction_tuning", 2))
+    assert _stems(runner.next_to_start(queue, 0, 2, running=(), profile="fast")) == ["16_instruction_tuning"]
+    assert _stems(runner.next_to_start(queue, 2, 2, running={"16_instruction_tuning"}, profile="fast")) == []
+    # one-thread notebooks by the table's minutes (fast: 7.5, 3.0, 0.3), so the long ones pair with each other
+    rest = queue[:3]
+    assert _stems(runner.next_to_start(rest, 0, 2, running=(), profile="fast")) == ["10_text_to_speech",
+                                                                                     "13_recommendation"]
+    assert _stems(runner.next_to_start(rest[:1], 1, 2, running={"10_text_to_speech"}, profile="fast")) == [
+        "00_welcome"]
     # a notebook that needs more cores than there are runs alone
-    assert stems(runner.next_to_start(books(("16_instruction_tuning", 4), ("13_recommendation", 1)), 0, 2,
-                                      running=False)) == ["16_instruction_tuning"]
-    assert stems(runner.next_to_start(books(("09_sentiment", 1), ("10_text_to_speech", 1), ("12_x", 1)), 0, 2,
-                                      running=False)) == ["09_sentiment", "10_text_to_speech"]
+    assert _stems(runner.next_to_start(_queue(("16_instruction_tuning", 4), ("13_recommendation", 1)), 0, 2,
+                                       running=(), profile="fast")) == ["16_instruction_tuning"]
+    # notebooks outside the profile table keep reading order
+    assert _stems(runner.next_to_start(_queue(("02_b", 1), ("01_a", 1), ("03_c", 1)), 0, 2, running=(),
+                                       profile="fast")) == ["01_a", "02_b"]
+
+
+def test_next_to_start_waits_for_the_chapters_a_notebook_needs():
+    # chapter 14 loads chapter 08's char GPT (and 04's, 05's, 09's models): it must not start, and train stand-ins,
+    # while 08 is pending or running, even with a core free
+    queue = _queue(("08_transformers_gpt", 2), ("14_responsible_aigc", 1), ("13_recommendation", 1))
+    assert _stems(runner.next_to_start(queue, 1, 2, running={"03_gan_theory"}, profile="fast")) == [
+        "13_recommendation"]
+    assert _stems(runner.next_to_start(queue[1:], 1, 2, running={"08_transformers_gpt"}, profile="smoke")) == [
+        "13_recommendation"]
+    ready = _queue(("14_responsible_aigc", 1), ("13_recommendation", 1))
+    assert _stems(runner.next_to_start(ready, 0, 2, running=(), profile="fast")) == ["14_responsible_aigc",
+                                                                                     "13_recommendation"]
+    # a chapter needed counts only when it is in this run: `--only 14` starts at once
+    assert _stems(runner.next_to_start(ready[:1], 0, 2, running=(), profile="fast")) == ["14_responsible_aigc"]
+
+
+def test_next_to_start_never_hangs_on_needs_in_a_cycle(monkeypatch):
+    rows = {s: config.ChapterSpec(stem=s, title=s, needs=(o,), minutes={"fast": 1.0})
+            for s, o in (("01_a", "02_b"), ("02_b", "01_a"))}
+    monkeypatch.setattr(config, "CHAPTERS", rows)
+    assert _stems(runner.next_to_start(_queue(("01_a", 1), ("02_b", 1)), 0, 2, running=(), profile="fast")) == [
+        "01_a"]
+
+
+def test_every_chapter_needs_the_chapters_whose_models_its_notebook_loads():
+    """The runner orders notebooks by ``needs``: a model a notebook loads from another chapter must be listed
+    there, and needs point back in reading order (so the one-job runner, which keeps reading order, meets them)."""
+    import re
+
+    from aigc_course.apps import risks
+    from aigc_course.apps.components import REGISTRY
+    from aigc_course.core import paths
+
+    stems = sorted(config.CHAPTERS)
+    books = sorted(paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+    assert [b.stem for b in books] == stems
+    for path in books:
+        spec = config.chapter(path.stem)
+        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                         if c["cell_type"] == "code")
+        used = {REGISTRY[name].made_in for name in re.findall(r'components\.get\(\s*"([a-z_0-9]+)"', code)}
+        if "load_course_generator" in code:  # chapter 04's GANs and 05's VAE, from their checkpoints
+            used |= {next(s for s in stems if s.startswith(source.split()[1] + "_"))
+                     for source in risks.COURSE_GENERATOR_SOURCES.values()}
+        assert used - {path.stem} <= set(spec.needs), f"{path.stem}: needs {sorted(used - {path.stem})}"
+        assert all(need in stems and need < path.stem for need in spec.needs), f"{path.stem}: {spec.needs}"
+    assert config.chapter("14_responsible_aigc").needs == ("04_image_gans", "05_vae", "08_transformers_gpt",
+                                                           "09_sentiment")

@@ -333,16 +333,17 @@ def course_generator_checkpoint(kind: str, profile: str, device: torch.device | 
     ``build()`` returns the untrained module whose ``state_dict`` the checkpoint holds."""
     if kind not in COURSE_GENERATOR_SOURCES:
         raise ValueError(f"kind must be one of {tuple(COURSE_GENERATOR_SOURCES)}, not {kind!r}")
+    dev = config.resolve_device(str(device) if device is not None else None)
     if kind == "vae":
         h = config.chapter("05_vae").hparams(profile)
         cfg = {"channels": h.channels, "hidden": h.hidden, "activation": h.activation,
-               "pixel_bias": h.pixel_bias, "batch_size": h.batch_size, "lr": h.lr, "warmup_frac": h.warmup_frac,
+               "pixel_bias": h.pixel_bias, "batch_size": h.batch_size, "lr": h.lr,
+               "bf16": training.use_bf16(h.bf16, dev), "warmup_frac": h.warmup_frac,
                "train_limit": h.train_limit, "seed": config.DEFAULT_SEED,
                "latent_dim": h.latent_dim, "epochs": h.epochs, "beta": 1.0}
         return "05_conv_vae", cfg, lambda: ConvVAE(h.latent_dim, channels=h.channels, hidden=h.hidden,
                                                    activation=h.activation, pixel_bias=h.pixel_bias)
     h = config.chapter("04_image_gans").hparams(profile)
-    dev = config.resolve_device(str(device) if device is not None else None)
     settings = {"batch": h.batch, "lr_g": h.lr_g, "lr_d": h.lr_d, "betas": (h.beta1, h.beta2),
                 "chunk_steps": h.chunk_steps, "train_limit": h.train_limit, "seed": config.DEFAULT_SEED,
                 "bf16": training.use_bf16(h.bf16, dev)}  # as chapter 04 decides it

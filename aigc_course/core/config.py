@@ -103,6 +103,10 @@ class ChapterSpec:
     """Where the chapter sits on the course map (one of :data:`CHAPTER_BRANCHES`); empty for a shared component."""
     summary: str = ""
     """One line on what the chapter teaches: the README's chapter table is this row's title and summary."""
+    needs: tuple[str, ...] = ()
+    """Chapters (stems) whose trained models this one loads — a shared component or a checkpoint. When both run in
+    one ``aigc-course run``, this one starts after they finish, so it loads their models instead of training
+    stand-ins (the runner's :func:`~aigc_course.delivery.runner.next_to_start`)."""
 
     def hparams(self, profile: str) -> HParams:
         """``base`` with the profile's overrides merged in, nested settings key by key (:func:`deep_merge`)."""

@@ -13,8 +13,10 @@ with ``--strict``, when a target was missed).
 
 Notebooks run side by side when the CPU has room (``--jobs``, default: one per core on a CPU machine, one on a
 GPU): most chapters train small models on **one** torch thread (their ``torch_threads`` in the profile table), so
-on two cores two of them run at once, while a chapter that uses every core runs alone. Notebooks start in reading
-order; two that need the same shared model do not both train it (:func:`~aigc_course.core.training.checkpoint_lock`).
+on two cores two of them run at once, while a chapter that uses every core runs alone. Those that use every core
+start first, then the longest (:func:`start_order`); a chapter that loads another's model starts after that one
+(its ``needs``), and two that need the same shared model do not both train it
+(:func:`~aigc_course.core.training.checkpoint_lock`). With one job, notebooks run in reading order.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import os
 import platform
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
@@ -341,37 +343,51 @@ def run_course(
     return report
 
 
-def next_to_start(pending: Sequence[tuple[Path, int]], busy: int, jobs: int, *,
-                  running: bool) -> list[tuple[Path, int]]:
-    """Which of the ``pending`` ``(notebook, cores)`` pairs (reading order) to start now, with ``busy`` of ``jobs``
-    cores taken (``running``: whether any notebook runs). Each starts if its cores are free, or if nothing runs. One
-    that must wait for cores may be overtaken by a later one that fits — unless it makes a shared model
-    (:data:`~aigc_course.apps.components.REGISTRY`): a later chapter may need that model, and must find it trained
-    by its own chapter, on that chapter's threads, not train it itself."""
-    from ..apps.components import REGISTRY
+def start_order(pending: Sequence[tuple[Path, int]], profile: str) -> list[tuple[Path, int]]:
+    """The ``(notebook, cores)`` pairs in the order the runner tries to start them: those that use every core first
+    (each runs alone, so nothing idles while they wait), then the longest first by the profile table's ``minutes``
+    (two one-thread notebooks of similar length finish together), then reading order."""
+    def key(item: tuple[Path, int]) -> tuple[int, float, str]:
+        book, cores = item
+        spec = config.CHAPTERS.get(book.stem)
+        return -cores, -(spec.minutes.get(profile, 0.0) if spec else 0.0), book.stem
 
-    makers = {c.made_in for c in REGISTRY.values()}
-    chosen = []
-    for book, n in pending:
+    return sorted(pending, key=key)
+
+
+def next_to_start(pending: Sequence[tuple[Path, int]], busy: int, jobs: int, *, running: Collection[str],
+                  profile: str) -> list[tuple[Path, int]]:
+    """Which of the ``pending`` ``(notebook, cores)`` pairs to start now, with ``busy`` of ``jobs`` cores taken by the
+    notebooks ``running`` (stems). In :func:`start_order`, each starts if its cores are free (or if nothing runs: a
+    notebook that needs more cores than there are runs alone) — unless a chapter it ``needs`` (its row in the profile
+    table: whose shared model or checkpoint it loads) is still pending or running: it must find that model trained
+    by its own chapter, on that chapter's threads, not train a stand-in itself."""
+    waiting = {book.stem for book, _ in pending} | set(running)
+    chosen: list[tuple[Path, int]] = []
+    for book, n in start_order(pending, profile):
+        spec = config.CHAPTERS.get(book.stem)
+        if spec is not None and waiting.intersection(spec.needs):
+            continue
         if busy + n <= jobs or (not running and not chosen):
             chosen.append((book, n))
             busy += n
-        elif book.stem in makers:
-            break
+    if not running and not chosen and pending:  # needs in a cycle (a table error): start one rather than hang
+        chosen.append(start_order(pending, profile)[0])
     return chosen
 
 
 def _run_side_by_side(books: Sequence[Path], profile: str, out: Path, timeout: int | None, lang: str, jobs: int,
                       finished: Callable[[dict[str, Any]], None]) -> None:
-    """Run ``books``, each in a worker process, in reading order as cores free up (:func:`next_to_start`); a
-    notebook that needs more cores than ``jobs`` runs alone."""
+    """Run ``books``, each in a worker process, as cores free up (:func:`next_to_start`); a notebook that needs more
+    cores than ``jobs`` runs alone."""
     pending = [(book, cpu_threads(book.stem, profile, jobs)) for book in books]
     running: dict[Future[dict[str, Any]], tuple[Path, int]] = {}
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch threads or locks inherited
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         while pending or running:
             busy = sum(n for _, n in running.values())
-            for book, n in next_to_start(pending, busy, jobs, running=bool(running)):
+            stems = {book.stem for book, _ in running.values()}
+            for book, n in next_to_start(pending, busy, jobs, running=stems, profile=profile):
                 pending.remove((book, n))
                 running[pool.submit(_run_guarded, book, profile, out, timeout, lang)] = (book, n)
             done, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -55,6 +55,7 @@ register(
             for profile, fm_accuracy in (("fast", ">= 0.95"), ("full", ">= 0.97"))
         },
         datasets=("mnist",),
+        needs=("04_image_gans",),  # the MNIST judge
         minutes={"smoke": 0.5, "fast": 6, "full": 10},  # fast: 353-363 s alone, empty checkpoints but the MNIST judge
     )
 )

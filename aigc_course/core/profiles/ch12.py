@@ -38,6 +38,7 @@ register(
                      "cusum_by_hand_max_err": "< 1e-9", "index_by_hand_max_err": "< 1e-9"},
         },
         datasets=("financial-tweets",),
+        needs=("09_sentiment",),  # the served sentiment model
         minutes={"smoke": 0.5, "fast": 1.0, "full": 2.0},
     )
 )
