@@ -99,6 +99,8 @@ class ChapterSpec:
     targets: dict[str, dict[str, str]] = field(default_factory=dict)
     datasets: tuple[str, ...] = ()
     minutes: dict[str, float] = field(default_factory=dict)
+    """The time budget per profile, in minutes (the notebook's header shows it); the runner starts the longer
+    one-thread notebooks first by it (:func:`~aigc_course.delivery.runner.start_order`)."""
     branch: str = ""
     """Where the chapter sits on the course map (one of :data:`CHAPTER_BRANCHES`); empty for a shared component."""
     summary: str = ""
