@@ -105,7 +105,8 @@ register(
             for profile in ("fast", "full")
         },
         datasets=("mnist", "tinyshakespeare", "financial-tweets"),
-        # the GANs and the VAE whose images its detector sees, the char GPT, the sentiment model
+        # the MNIST judge's classifier and the GANs (04), the VAE (05) whose images its detector sees, the char GPT
+        # (08), the sentiment model (09)
         needs=("04_image_gans", "05_vae", "08_transformers_gpt", "09_sentiment"),
         minutes={"smoke": 0.7, "fast": 6.0, "full": 10.0},
     )
