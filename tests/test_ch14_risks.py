@@ -316,12 +316,11 @@ def test_chapter_14_keys_chapter_05s_vae_exactly_as_chapter_05_trains_it(profile
     import types
     from pathlib import Path
 
+    import aigc_course as ac
     from aigc_course.core import training
 
     nb = json.loads((Path(__file__).parents[1] / "notebooks" / "05_vae.ipynb").read_text(encoding="utf-8"))
     cells = {c.get("id"): "".join(c["source"]) for c in nb["cells"]}
-    import aigc_course as ac
-
     scope = {"hp": config.chapter("05_vae").hparams(profile), "run": types.SimpleNamespace(seed=config.DEFAULT_SEED),
              "ac": ac, "device": config.resolve_device()}
     for cell, target in (("05-022", "bf16"), ("05-022", "arch"), ("05-023", "cfg")):

@@ -363,16 +363,17 @@ def next_to_start(pending: Sequence[tuple[Path, int]], busy: int, jobs: int, *, 
     table: whose shared model or checkpoint it loads) is still pending or running: it must find that model trained
     by its own chapter, on that chapter's threads, not train a stand-in itself."""
     waiting = {book.stem for book, _ in pending} | set(running)
+    order = start_order(pending, profile)
     chosen: list[tuple[Path, int]] = []
-    for book, n in start_order(pending, profile):
+    for book, n in order:
         spec = config.CHAPTERS.get(book.stem)
         if spec is not None and waiting.intersection(spec.needs):
             continue
         if busy + n <= jobs or (not running and not chosen):
             chosen.append((book, n))
             busy += n
-    if not running and not chosen and pending:  # needs in a cycle (a table error): start one rather than hang
-        chosen.append(start_order(pending, profile)[0])
+    if not running and not chosen and order:  # needs in a cycle (a table error): start one rather than hang
+        chosen.append(order[0])
     return chosen
 
 
